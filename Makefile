@@ -1,0 +1,48 @@
+# Entry points. `make demo` and `make test` set up everything they need on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+# Tools find this collection through a collections path that links back to the work tree.
+COLLECTIONS := $(VENV)/collections
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
+export PATH := $(BIN):$(PATH)
+export PYTHONPATH := $(COLLECTIONS)
+
+.PHONY: help setup venv consul units sanity integration test demo clean
+
+help:
+	@echo "make demo   - build Consul if needed, start two local clusters and peer them with the playbook"
+	@echo "make test   - set up everything and run the whole test suite (what .ci/run runs)"
+	@echo "make units | sanity | integration - one part of the suite (after make setup)"
+
+setup: venv consul
+
+venv: $(VENV)/.installed $(COLLECTIONS)/ansible_collections/consul/peering
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+$(COLLECTIONS)/ansible_collections/consul/peering:
+	mkdir -p $(@D)
+	ln -sfn $(CURDIR) $@
+
+consul: venv
+	$(BIN)/python tests/harness/consul_build.py
+
+units: venv
+	$(BIN)/python -m pytest -p no:cacheprovider tests/unit
+
+sanity: venv
+	$(BIN)/python tests/utils/run_sanity.py
+
+integration: setup
+	$(BIN)/python -m pytest -p no:cacheprovider tests/integration
+
+test: setup units sanity integration
+
+clean:
+	rm -rf $(VENV) tests/output
