@@ -1,0 +1,115 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+
+class ModuleDocFragment:
+    """Connection options and attributes shared by every consul.peering module."""
+
+    DOCUMENTATION = r'''
+options:
+  host:
+    description:
+      - Host name or IP address of the Consul agent or server to talk to.
+      - When not set, the host part of E(CONSUL_HTTP_ADDR) is used, and then C(localhost).
+    type: str
+  port:
+    description:
+      - Port of Consul's HTTP(S) API.
+      - When not set, the port part of E(CONSUL_HTTP_ADDR) is used, and then C(8500) for O(scheme=http)
+        or C(8501) for O(scheme=https).
+    type: int
+  scheme:
+    description:
+      - Protocol of Consul's HTTP API.
+      - When not set, the scheme part of E(CONSUL_HTTP_ADDR) is used, then C(https) if E(CONSUL_HTTP_SSL) is
+        true, and then C(http).
+    type: str
+    choices: [http, https]
+  validate_certs:
+    description:
+      - Whether to verify the TLS certificate of the Consul server. Only set this to V(false) for tests;
+        prefer O(ca_path).
+      - When not set, E(CONSUL_HTTP_SSL_VERIFY) is used, and then V(true).
+    type: bool
+  ca_path:
+    description:
+      - CA bundle file, or directory of CA certificates, used to verify the Consul server certificate.
+      - When not set, E(CONSUL_CACERT) or E(CONSUL_CAPATH) is used, and then the system's default CA bundle.
+    type: path
+  client_cert:
+    description:
+      - Client certificate (PEM) for Consul servers that verify HTTPS clients (C(verify_incoming)).
+      - It may hold the private key too; otherwise set O(client_key).
+      - When not set, E(CONSUL_CLIENT_CERT) is used.
+    type: path
+  client_key:
+    description:
+      - Private key (PEM) of O(client_cert).
+      - When not set, E(CONSUL_CLIENT_KEY) is used.
+    type: path
+  token:
+    description:
+      - ACL token sent to Consul in the C(X-Consul-Token) header.
+      - The modules need C(peering:read) to read and C(peering:write) to change peerings
+        (or C(operator:read) / C(operator:write) where the policy has no peering rule).
+      - When not set, E(CONSUL_HTTP_TOKEN) is used, and then the contents of the file named by
+        E(CONSUL_HTTP_TOKEN_FILE). The token never appears in the module's output.
+    type: str
+  timeout:
+    description:
+      - Seconds to wait for Consul to answer one HTTP request.
+      - Reads that fail to connect, or get an HTTP 5xx answer, are retried three times with a short backoff.
+        Token generation and establishment are never repeated once they may have reached Consul.
+    type: float
+    default: 30
+  partition:
+    description:
+      - Admin partition of the peering (Consul Enterprise). Sent to Consul only when set.
+      - When not set, E(CONSUL_PARTITION) is used.
+    type: str
+notes:
+  - Options left unset fall back to the environment variables the C(consul) CLI reads. An option set in the
+    task always wins over the environment. Set-but-empty variables count as unset.
+'''
+
+    ATTRIBUTES = r'''
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - Check mode makes no write call to Consul; it reads the current state and reports what would change.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: full
+    details:
+      - The diff shows the peering's name, state, role, IDs, meta and peer server addresses, never a token.
+  action_group:
+    description: Use C(group/consul.peering.consul) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - consul.peering.consul
+'''
+
+    INFO_ATTRIBUTES = r'''
+attributes:
+  check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
+    support: full
+    details:
+      - The module only reads, so it behaves the same in check mode.
+  diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
+    support: N/A
+    details:
+      - The module only reads.
+  action_group:
+    description: Use C(group/consul.peering.consul) in C(module_defaults) to set defaults for this module.
+    support: full
+    membership:
+      - consul.peering.consul
+'''

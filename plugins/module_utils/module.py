@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""What every peering module shares: option handling, the client, check mode, waiting, and failing cleanly."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.consul.peering.plugins.module_utils.api import (
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ConsulClient, ConsulConnectionError, ConsulError,
+)
+from ansible_collections.consul.peering.plugins.module_utils.options import (
+    CONNECTION_REQUIRED_BY, OptionError, connection_argument_spec, resolve_connection,
+)
+from ansible_collections.consul.peering.plugins.module_utils.peering import (
+    ACTIVE, TERMINATED, WAIT_ACTIVE, WAIT_GONE, PeeringError, describe_stream, is_deleting,
+)
+
+DEFAULT_WAIT_TIMEOUT = 120
+POLL_FIRST = 0.25
+POLL_MAX = 2.0
+MASK = '********'
+
+
+class PeeringModule:
+    """An AnsibleModule with the shared connection options, a Consul client and one executor for plans."""
+
+    def __init__(self, argument_spec, **kwargs):
+        spec = connection_argument_spec()
+        spec.update(argument_spec)
+        required_by = dict(CONNECTION_REQUIRED_BY)
+        required_by.update(kwargs.pop('required_by', {}))
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by=required_by, **kwargs)
+        self.params = self.module.params
+        self.partition = self.params.get('partition') or None
+        self._secrets = set()
+        if not HAS_REQUESTS:
+            self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
+        try:
+            self.connection = resolve_connection(self.params)
+        except OptionError as exc:
+            self.fail(str(exc))
+        # A token read from CONSUL_HTTP_TOKEN_FILE is not a module parameter, so Ansible does not know to hide it.
+        self.hide(self.connection.token)
+        if self.connection.scheme == 'https' and not self.connection.validate_certs:
+            self.module.warn('validate_certs is false: the Consul server certificate is not verified, so the ACL '
+                             'token is sent to whoever answers at %s. Prefer ca_path.' % self.connection.base_url)
+        self.client = ConsulClient(self.connection)
+
+    @property
+    def check_mode(self):
+        return self.module.check_mode
+
+    def hide(self, secret):
+        """Make sure `secret` never appears in anything this module returns or logs."""
+        if secret:
+            self._secrets.add(secret)
+            self.module.no_log_values.add(secret)
+
+    def fail(self, msg, **kwargs):
+        for secret in self._secrets:
+            msg = msg.replace(secret, MASK)
+        self.module.fail_json(msg=msg, **kwargs)
+
+    @contextlib.contextmanager
+    def failures(self):
+        """Turn the collection's errors into one clean fail_json, without a traceback."""
+        try:
+            yield
+        except (ConsulError, PeeringError, OptionError) as exc:
+            self.fail(str(exc))
+
+    def read(self, name):
+        return self.client.read_peering(name, self.partition)
+
+    def execute(self, plan, name, current, steps, wait_timeout=DEFAULT_WAIT_TIMEOUT):
+        """Carry out a plan and return the peering as Consul reports it afterwards.
+
+        This is the only place that honours check mode: there, nothing is called at all.
+        `steps` maps each write action of the plan to a function that performs it.
+        """
+        for warning in plan.warnings:
+            self.module.warn(warning)
+        if self.check_mode:
+            return current
+        after, stale = current, False
+        for action in plan.actions:
+            if action == WAIT_ACTIVE:
+                after, stale = self.wait_until_active(name, wait_timeout), False
+            elif action == WAIT_GONE:
+                after, stale = self.wait_until_gone(name, wait_timeout), False
+            else:
+                steps[action]()
+                stale = True
+        return self.read(name) if stale else after
+
+    def result(self, plan, **values):
+        """The fields every module returns: changed, the actions taken (or that would be) and the diff."""
+        values.update(changed=plan.changed, actions=plan.actions)
+        if self.module._diff:
+            values['diff'] = plan.diff
+        return values
+
+    def exit(self, **result):
+        self.module.exit_json(**result)
+
+    # -- waiting --------------------------------------------------------------------------------
+
+    def _poll(self, name, timeout, done, goal):
+        """Read the peering until done(peering) is true; fail after `timeout` seconds with the last state seen."""
+        deadline = time.monotonic() + timeout
+        delay = POLL_FIRST
+        last, last_error = None, None
+        while True:
+            try:
+                last, last_error = self.read(name), None
+                if done(last):
+                    return last
+            except ConsulConnectionError as exc:
+                # The server may be restarting (or a leader election running): keep waiting.
+                last_error = exc
+            except ConsulError as exc:
+                if getattr(exc, 'status', 0) and exc.status < 500:
+                    raise
+                last_error = exc
+            if time.monotonic() + delay > deadline:
+                break
+            time.sleep(delay)
+            delay = min(delay * 1.5, POLL_MAX)
+        seen = 'last error: %s' % last_error if last_error else describe_stream(last)
+        raise PeeringError('Timed out after %gs waiting for peering %r to %s; %s' % (timeout, name, goal, seen))
+
+    def wait_until_active(self, name, timeout):
+        def done(peering):
+            if peering is None or is_deleting(peering):
+                raise PeeringError('Peering %r %s while waiting for it to become ACTIVE'
+                                   % (name, 'disappeared' if peering is None else 'is being deleted'))
+            if peering.get('State') == TERMINATED:
+                raise PeeringError('Peering %r is TERMINATED: the other cluster deleted its side. Generate a new '
+                                   'token there and establish again.' % name)
+            return peering.get('State') == ACTIVE
+        return self._poll(name, timeout, done, 'become ACTIVE')
+
+    def wait_until_gone(self, name, timeout):
+        self._poll(name, timeout, lambda peering: peering is None, 'be deleted')
+        return None
+

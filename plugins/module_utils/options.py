@@ -1,0 +1,203 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Connection options shared by every module, and their resolution against the Consul CLI's environment.
+
+The option names follow community.general's consul modules. Options that map one-to-one to a
+CLI environment variable use Ansible's own env_fallback; the ones that need parsing
+(CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE) are
+resolved here, so that an explicit option always wins and a bad value names its variable.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from ansible.module_utils.basic import env_fallback
+
+DEFAULT_HOST = 'localhost'
+DEFAULT_PORTS = {'http': 8500, 'https': 8501}
+DEFAULT_TIMEOUT = 30.0
+
+
+def connection_argument_spec():
+    """Return a fresh copy of the argument spec every module merges into its own."""
+    return dict(
+        host=dict(type='str'),
+        port=dict(type='int'),
+        scheme=dict(type='str', choices=['http', 'https']),
+        validate_certs=dict(type='bool'),
+        ca_path=dict(type='path', fallback=(env_fallback, ['CONSUL_CACERT', 'CONSUL_CAPATH'])),
+        client_cert=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_CERT'])),
+        client_key=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_KEY'])),
+        token=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_TOKEN'])),
+        timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+        partition=dict(type='str', fallback=(env_fallback, ['CONSUL_PARTITION'])),
+    )
+
+
+CONNECTION_REQUIRED_BY = {'client_key': 'client_cert'}
+
+
+class OptionError(ValueError):
+    """A connection option or environment variable has a value that cannot be used."""
+
+
+class Connection:
+    """Resolved connection settings: where Consul is and how to talk to it."""
+
+    def __init__(self, scheme, host, port, token=None, validate_certs=True, ca_path=None,
+                 client_cert=None, client_key=None, timeout=DEFAULT_TIMEOUT, partition=None):
+        self.scheme = scheme
+        self.host = host
+        self.port = port
+        self.token = token
+        self.validate_certs = validate_certs
+        self.ca_path = ca_path
+        self.client_cert = client_cert
+        self.client_key = client_key
+        self.timeout = timeout
+        self.partition = partition
+
+    @property
+    def base_url(self):
+        host = '[%s]' % self.host if ':' in self.host else self.host
+        return '%s://%s:%d' % (self.scheme, host, self.port)
+
+    def __repr__(self):
+        # Never include the token: this object may end up in a traceback or a debug print.
+        return '<Connection %s token=%s>' % (self.base_url, 'set' if self.token else 'unset')
+
+
+_ADDR_RE = re.compile(r'^(?:(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*)://)?(?P<hostport>[^/?#]*)(?P<rest>.*)$')
+_BOOL_TRUE = ('1', 't', 'true')
+_BOOL_FALSE = ('0', 'f', 'false')
+
+
+def _env(environ, name):
+    """Return an environment variable, treating set-but-empty as unset like the Consul CLI does."""
+    value = environ.get(name)
+    return value if value else None
+
+
+def parse_bool_env(name, value):
+    """Parse a boolean the way Go's strconv.ParseBool (and so the Consul CLI) does."""
+    lowered = value.strip().lower()
+    if lowered in _BOOL_TRUE:
+        return True
+    if lowered in _BOOL_FALSE:
+        return False
+    raise OptionError('%s=%r is not a boolean: use true or false' % (name, value))
+
+
+def split_host_port(value):
+    """Split 'host:port', '[v6]:port', 'host' or '[v6]' into (host, port or None); raise ValueError when malformed."""
+    if value.startswith('['):
+        end = value.find(']')
+        if end == -1:
+            raise ValueError('missing "]" after an IPv6 address')
+        host, rest = value[1:end], value[end + 1:]
+        if rest and not rest.startswith(':'):
+            raise ValueError('unexpected text after "]"')
+        port_text = rest[1:] if rest else None
+    elif value.count(':') > 1:
+        raise ValueError('an IPv6 address must be written in brackets, as [::1]:8500')
+    else:
+        host, _sep, port_text = value.partition(':')
+        port_text = port_text if _sep else None
+    if not host:
+        raise ValueError('the host is empty')
+    if port_text is None:
+        return host, None
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise ValueError('the port must be a number from 1 to 65535')
+    return host, int(port_text)
+
+
+def parse_http_addr(value, name='CONSUL_HTTP_ADDR'):
+    """Parse a CONSUL_HTTP_ADDR value into (scheme or None, host, port or None)."""
+    match = _ADDR_RE.match(value.strip())
+    scheme = (match.group('scheme') or '').lower() or None
+    if scheme == 'unix':
+        raise OptionError('%s=%r: unix sockets are not supported; give an http(s) address' % (name, value))
+    if scheme not in (None, 'http', 'https'):
+        raise OptionError('%s=%r: the scheme must be http or https' % (name, value))
+    hostport = match.group('hostport')
+    if '@' in hostport:
+        # Do not echo the value: it may carry a password.
+        raise OptionError('%s must not contain credentials (user:password@host)' % name)
+    if match.group('rest').strip('/'):
+        raise OptionError('%s=%r: only scheme://host:port is supported, without a path or query' % (name, value))
+    try:
+        host, port = split_host_port(hostport)
+    except ValueError as exc:
+        raise OptionError('%s=%r is not a valid address: %s' % (name, value, exc))
+    return scheme, host, port
+
+
+def _read_token_file(path):
+    try:
+        with open(path, 'r') as handle:
+            token = handle.read().strip()
+    except (IOError, OSError) as exc:
+        raise OptionError('CONSUL_HTTP_TOKEN_FILE points to %s, which cannot be read: %s' % (path, exc.strerror or exc))
+    if not token:
+        raise OptionError('CONSUL_HTTP_TOKEN_FILE points to %s, which is empty' % path)
+    return token
+
+
+def _check_file(option, path, env_names, environ, directory_ok=False):
+    if path is None:
+        return
+    if directory_ok and os.path.isdir(path):
+        return
+    source = next((' (from %s)' % name for name in env_names if environ.get(name) == path), '')
+    if not os.path.isfile(path):
+        raise OptionError('%s %s%s does not exist or is not a file' % (option, path, source))
+    if not os.access(path, os.R_OK):
+        raise OptionError('%s %s%s is not readable' % (option, path, source))
+
+
+def resolve_connection(params, environ=None):
+    """Combine module parameters with the Consul CLI's environment variables; explicit parameters win."""
+    environ = os.environ if environ is None else environ
+    env_scheme = env_host = env_port = None
+    addr = _env(environ, 'CONSUL_HTTP_ADDR')
+    if addr:
+        env_scheme, env_host, env_port = parse_http_addr(addr)
+    if env_scheme is None and _env(environ, 'CONSUL_HTTP_SSL'):
+        env_scheme = 'https' if parse_bool_env('CONSUL_HTTP_SSL', environ['CONSUL_HTTP_SSL']) else None
+
+    scheme = params.get('scheme') or env_scheme or 'http'
+    host = params.get('host') or env_host or DEFAULT_HOST
+    port = params.get('port')
+    if port is None:
+        port = env_port or DEFAULT_PORTS[scheme]
+    if not 1 <= port <= 65535:
+        raise OptionError('port %d is out of range: use 1 to 65535' % port)
+
+    validate_certs = params.get('validate_certs')
+    if validate_certs is None:
+        verify_env = _env(environ, 'CONSUL_HTTP_SSL_VERIFY')
+        validate_certs = parse_bool_env('CONSUL_HTTP_SSL_VERIFY', verify_env) if verify_env else True
+
+    token = params.get('token') or None
+    if token is None and _env(environ, 'CONSUL_HTTP_TOKEN_FILE'):
+        token = _read_token_file(environ['CONSUL_HTTP_TOKEN_FILE'])
+
+    timeout = params.get('timeout') or DEFAULT_TIMEOUT
+    if timeout <= 0:
+        raise OptionError('timeout must be a positive number of seconds, not %s' % timeout)
+
+    _check_file('ca_path', params.get('ca_path'), ('CONSUL_CACERT', 'CONSUL_CAPATH'), environ, directory_ok=True)
+    _check_file('client_cert', params.get('client_cert'), ('CONSUL_CLIENT_CERT',), environ)
+    _check_file('client_key', params.get('client_key'), ('CONSUL_CLIENT_KEY',), environ)
+
+    return Connection(
+        scheme=scheme, host=host, port=port, token=token, validate_certs=validate_certs,
+        ca_path=params.get('ca_path'), client_cert=params.get('client_cert'),
+        client_key=params.get('client_key'), timeout=timeout, partition=params.get('partition') or None,
+    )

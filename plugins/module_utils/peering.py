@@ -1,0 +1,300 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Peering logic without I/O: input validation, token decoding, and the plans the modules follow.
+
+A plan function takes the peering as Consul reports it (or None) and what the user wants, and
+returns a Plan: the ordered actions to take, whether that is a change, and a secret-free diff.
+Behaviour of Consul 1.14 that the plans rely on was measured against real servers; see the notes
+in each module's documentation.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+
+from ansible_collections.consul.peering.plugins.module_utils.options import split_host_port
+
+# Actions a plan can ask for, in the order they are carried out.
+GENERATE = 'generate_token'
+ESTABLISH = 'establish'
+DELETE = 'delete'
+WAIT_GONE = 'wait_until_gone'
+WAIT_ACTIVE = 'wait_until_active'
+WRITES = frozenset([GENERATE, ESTABLISH, DELETE])
+
+ACTIVE = 'ACTIVE'
+PENDING = 'PENDING'
+ESTABLISHING = 'ESTABLISHING'
+FAILING = 'FAILING'
+DELETING = 'DELETING'
+TERMINATED = 'TERMINATED'
+ABSENT = 'absent'
+# A dialer in one of these states holds the secret of the token it was established with, so
+# establishing again with the same token would be refused by the acceptor and is not needed.
+DIALER_ESTABLISHED_STATES = frozenset([ACTIVE, ESTABLISHING, FAILING])
+
+# Consul's rule for peer names (agent/rpc/peering/validate.go): a lowercase DNS label.
+PEER_NAME_RE = re.compile(r'^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$')
+# Consul's rules for Meta (agent/structs ValidateMetaTags).
+META_KEY_RE = re.compile(r'^[a-zA-Z0-9_-]+$')
+META_MAX_PAIRS = 64
+META_MAX_KEY = 128
+META_MAX_VALUE = 512
+
+
+class PeeringError(ValueError):
+    """Bad input or a situation the module must not act on; the message says what to do."""
+
+
+class Plan:
+    """What a module will do: actions in order, whether they change anything, and the diff."""
+
+    def __init__(self, actions, before, after, warnings=None):
+        self.actions = list(actions)
+        self.before = before
+        self.after = after
+        self.warnings = list(warnings or [])
+
+    @property
+    def changed(self):
+        return any(action in WRITES for action in self.actions)
+
+    @property
+    def diff(self):
+        return {'before': self.before, 'after': self.after}
+
+    def __repr__(self):
+        return '<Plan %r changed=%s>' % (self.actions, self.changed)
+
+
+# -- validation -----------------------------------------------------------------------------
+
+def validate_peer_name(name, option='peer_name'):
+    """Fail unless `name` is a peer name Consul accepts."""
+    if not isinstance(name, str) or not PEER_NAME_RE.match(name):
+        raise PeeringError(
+            '%s %r is not a valid peer name: Consul requires a DNS label of 1 to 63 lowercase letters, '
+            "digits or '-', starting and ending with a letter or digit" % (option, name))
+
+
+def validate_server_addresses(addresses, option='server_external_addresses'):
+    """Fail unless every address is host:port with a port from 1 to 65535."""
+    for address in addresses or []:
+        try:
+            _host, port = split_host_port(str(address))
+        except ValueError as exc:
+            raise PeeringError('%s: %r is not a valid host:port address: %s' % (option, address, exc))
+        if port is None:
+            raise PeeringError('%s: %r has no port; write it as host:port, for example %s:8503'
+                               % (option, address, address))
+
+
+def validate_meta(meta):
+    """Fail unless `meta` follows Consul's metadata rules, so that nothing invalid reaches the server."""
+    if not meta:
+        return
+    if len(meta) > META_MAX_PAIRS:
+        raise PeeringError('meta has %d pairs; Consul allows at most %d' % (len(meta), META_MAX_PAIRS))
+    for key, value in meta.items():
+        if not META_KEY_RE.match(key) or len(key) > META_MAX_KEY:
+            raise PeeringError('meta key %r is not valid: use 1 to %d letters, digits, "_" or "-"' % (key, META_MAX_KEY))
+        if key.startswith('consul-'):
+            raise PeeringError('meta key %r is not valid: the "consul-" prefix is reserved by Consul' % key)
+        if not isinstance(value, str):
+            raise PeeringError('meta value of %r must be a string, not %s; quote it in YAML'
+                               % (key, type(value).__name__))
+        if len(value) > META_MAX_VALUE:
+            raise PeeringError('meta value of %r is longer than %d characters' % (key, META_MAX_VALUE))
+
+
+# -- tokens ---------------------------------------------------------------------------------
+
+def decode_peering_token(token):
+    """Decode a peering token locally; return (token_info without the secret, establishment secret).
+
+    The token is base64 (standard alphabet) of JSON written by Consul's GenerateToken. Errors never
+    repeat the token, which is a credential.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise PeeringError('peering_token is empty')
+    try:
+        raw = base64.b64decode(token.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise PeeringError('peering_token is not valid base64: pass the token exactly as consul_peering_token '
+                           'or "consul peering generate-token" printed it')
+    try:
+        data = json.loads(raw.decode('utf-8'))
+    except (UnicodeDecodeError, ValueError):
+        raise PeeringError('peering_token is base64 but does not hold JSON, so it is not a Consul peering token')
+    if not isinstance(data, dict):
+        raise PeeringError('peering_token does not hold a JSON object, so it is not a Consul peering token')
+
+    missing = [field for field in ('PeerID', 'ServerAddresses', 'EstablishmentSecret') if not data.get(field)]
+    if data.get('CA') and not data.get('ServerName'):
+        missing.append('ServerName')
+    if missing:
+        raise PeeringError('peering_token is missing %s, so it is not a complete Consul peering token'
+                           % ', '.join(missing))
+    addresses = data['ServerAddresses']
+    if not isinstance(addresses, list):
+        raise PeeringError('peering_token has ServerAddresses that is not a list')
+    validate_server_addresses(addresses, option='peering_token ServerAddresses')
+    validate_server_addresses(data.get('ManualServerAddresses') or [], option='peering_token ManualServerAddresses')
+    ca = data.get('CA') or []
+    if not isinstance(ca, list) or not all(isinstance(pem, str) and 'BEGIN CERTIFICATE' in pem for pem in ca):
+        raise PeeringError('peering_token has a CA field that is not a list of PEM certificates')
+    remote = data.get('Remote') or {}
+    info = {
+        'peer_id': data['PeerID'],
+        'server_name': data.get('ServerName'),
+        'server_addresses': list(addresses),
+        'manual_server_addresses': list(data.get('ManualServerAddresses') or []),
+        'ca_present': bool(ca),
+        'remote_datacenter': remote.get('Datacenter') or None,
+        'remote_partition': remote.get('Partition') or None,
+    }
+    return info, data['EstablishmentSecret']
+
+
+# -- reading Consul's peering objects ---------------------------------------------------------
+
+def is_deleting(peering):
+    """A peering is on its way out once DeletedAt is set, even if the live state still says ACTIVE."""
+    return bool(peering.get('DeletedAt')) or peering.get('State') == DELETING
+
+
+def is_dialer(peering):
+    """The dialing side stores the acceptor's peer ID and server addresses; the acceptor stores neither."""
+    return bool(peering.get('PeerID') or peering.get('PeerServerAddresses') or peering.get('ManualServerAddresses'))
+
+
+def peering_view(peering, name=None):
+    """The fields of a peering that a diff shows; never a secret, never volatile counters."""
+    if peering is None:
+        return {'name': name, 'state': ABSENT}
+    view = {
+        'name': peering.get('Name', name),
+        'state': DELETING if is_deleting(peering) else peering.get('State'),
+        'role': 'dialer' if is_dialer(peering) else 'acceptor',
+        'id': peering.get('ID'),
+        'meta': dict(peering.get('Meta') or {}),
+    }
+    if is_dialer(peering):
+        view['peer_id'] = peering.get('PeerID')
+        view['peer_server_name'] = peering.get('PeerServerName')
+        view['peer_server_addresses'] = list(peering.get('PeerServerAddresses') or [])
+    remote = peering.get('Remote') or {}
+    if remote.get('Datacenter'):
+        view['remote_datacenter'] = remote['Datacenter']
+    return view
+
+
+def describe_stream(peering):
+    """One line on a peering's state and stream health, for wait timeouts and failures."""
+    if peering is None:
+        return 'the peering does not exist'
+    stream = peering.get('StreamStatus') or {}
+    parts = ['state %s' % (DELETING if is_deleting(peering) else peering.get('State'))]
+    for key, label in (('LastHeartbeat', 'last heartbeat'), ('LastReceive', 'last receive'), ('LastSend', 'last send')):
+        value = stream.get(key)
+        parts.append('%s %s' % (label, value if value and not value.startswith('0001-') and
+                                not value.startswith('1970-') else 'never'))
+    parts.append('imported services %d' % len(stream.get('ImportedServices') or []))
+    parts.append('exported services %d' % len(stream.get('ExportedServices') or []))
+    return ', '.join(parts)
+
+
+def _meta_warning(current, wanted_meta, side):
+    if wanted_meta is None or dict(current.get('Meta') or {}) == dict(wanted_meta):
+        return []
+    if side == 'acceptor':
+        return ['meta differs from the existing peering %r, and Consul keeps the meta a peering was created '
+                'with on the accepting side: it is left unchanged. Delete and re-create the peering to change it.'
+                % current.get('Name')]
+    return ['meta differs from the existing peering %r: Consul only takes new meta when a peering is '
+            'established with a fresh token, so it is left unchanged.' % current.get('Name')]
+
+
+# -- plans ----------------------------------------------------------------------------------
+
+def plan_token(current, peer_name, meta=None, regenerate=False):
+    """Plan consul_peering_token: when does the accepting side need a (new) token?"""
+    before = peering_view(current, peer_name)
+    created = {'name': peer_name, 'state': PENDING, 'role': 'acceptor', 'id': None, 'meta': dict(meta or {})}
+    if current is None:
+        return Plan([GENERATE], before, created)
+    if is_dialer(current):
+        raise PeeringError(
+            'A peering named %r already exists on this cluster as the dialing side (peer ID %s); a cluster '
+            'cannot also accept a peering of the same name. Delete it first, or use another peer_name.'
+            % (peer_name, current.get('PeerID')))
+    if is_deleting(current):
+        # Consul refuses writes to a peering marked for deletion; once it is gone a new one can be made.
+        return Plan([WAIT_GONE, GENERATE], before, created)
+    if current.get('State') == TERMINATED:
+        # Measured on Consul 1.14: a token generated for a TERMINATED acceptor is refused at establish
+        # ("invalid peering establishment secret") because the new secret is never stored. The only way
+        # to peer again under this name is to delete it and start over.
+        return Plan([DELETE, WAIT_GONE, GENERATE], before, created)
+    warnings = _meta_warning(current, meta, 'acceptor')
+    if regenerate:
+        return Plan([GENERATE], before, before, warnings)
+    return Plan([], before, before, warnings)
+
+
+def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, check_mode=False):
+    """Plan consul_peering state=present: establish, re-establish, or leave the dialing side alone."""
+    before = peering_view(current, peer_name)
+    waits = [WAIT_ACTIVE] if wait else []
+    warnings = []
+    if token_info is None:
+        if current is not None and not is_deleting(current):
+            return Plan(waits, before, before)
+        if not check_mode:
+            raise PeeringError('peering_token is required to establish peering %r, which does not exist on this '
+                               'cluster%s' % (peer_name, ' (it is being deleted)' if current else ''))
+        warnings.append('check mode: no peering_token was given, so the peering this would connect to is unknown')
+    after = {
+        'name': peer_name, 'state': ESTABLISHING, 'role': 'dialer', 'id': (current or {}).get('ID'),
+        'meta': dict(meta or {}),
+        'peer_id': token_info and token_info['peer_id'],
+        'peer_server_name': token_info and token_info['server_name'],
+        'peer_server_addresses': token_info and (token_info['manual_server_addresses'] or
+                                                 token_info['server_addresses']),
+    }
+    if token_info and token_info['remote_datacenter']:
+        after['remote_datacenter'] = token_info['remote_datacenter']
+    if current is None:
+        return Plan([ESTABLISH] + waits, before, after, warnings)
+    if is_deleting(current):
+        after['id'] = None
+        return Plan([WAIT_GONE, ESTABLISH] + waits, before, after, warnings)
+    if not is_dialer(current):
+        raise PeeringError(
+            'A peering named %r already exists on this cluster as the accepting side (it generated a token); '
+            'Consul will not establish over it. Use another peer_name, or delete it first.' % peer_name)
+    if current.get('PeerID') == token_info['peer_id'] and current.get('State') in DIALER_ESTABLISHED_STATES:
+        # Same peering as the token describes, and its secret was already exchanged: nothing to do.
+        return Plan(waits, before, before, _meta_warning(current, meta, 'dialer'))
+    # A different peer ID (the acceptor was re-created, or the token is for another cluster), or a
+    # dialer row that never completed its secret exchange (PENDING) or was TERMINATED by the peer:
+    # Consul re-establishes in place, keeping the local ID.
+    return Plan([ESTABLISH] + waits, before, after, warnings)
+
+
+def plan_delete(current, peer_name, wait=True):
+    """Plan consul_peering state=absent: delete from whichever side this cluster is."""
+    before = peering_view(current, peer_name)
+    gone = peering_view(None, peer_name)
+    waits = [WAIT_GONE] if wait else []
+    if current is None:
+        return Plan([], before, gone)
+    if is_deleting(current):
+        return Plan(waits, before, gone if wait else before)
+    return Plan([DELETE] + waits, before, gone)

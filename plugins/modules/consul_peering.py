@@ -1,0 +1,211 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+DOCUMENTATION = r'''
+module: consul_peering
+short_description: Establish or delete a Consul cluster peering
+version_added: 0.1.0
+description:
+  - With O(state=present), establishes the dialing side of a peering with a token generated on the accepting
+    cluster (C(POST /v1/peering/establish)) and, with O(wait=true), waits until the peering is C(ACTIVE).
+  - With O(state=absent), deletes the peering from this cluster, whichever side it is
+    (C(DELETE /v1/peering/:name)), and with O(wait=true) waits until Consul has removed it.
+  - The peering token is decoded locally and compared with the existing peering, so a re-run makes no
+    write call.
+author:
+  - consul.peering contributors
+extends_documentation_fragment:
+  - consul.peering.consul
+  - consul.peering.consul.attributes
+options:
+  peer_name:
+    description:
+      - Name this cluster gives the peer cluster. Consul requires a DNS label
+        (1 to 63 lowercase letters, digits and C(-), starting and ending with a letter or digit);
+        it is checked before any call.
+    type: str
+    required: true
+    aliases: [name]
+  peering_token:
+    description:
+      - Token generated on the accepting cluster, for example by M(consul.peering.consul_peering_token).
+      - Required with O(state=present) when the peering does not exist on this cluster yet. Without it, an
+        existing peering (either side) is left as it is and, with O(wait=true), waited for until C(ACTIVE).
+      - In check mode it may be missing; the module then reports that it would establish the peering.
+      - A credential: it never appears in the module's output.
+    type: str
+  state:
+    description:
+      - V(present) establishes the peering when needed; V(absent) deletes it.
+    type: str
+    choices: [present, absent]
+    default: present
+  meta:
+    description:
+      - Metadata to store on the peering, as string keys and string values. Sent when establishing.
+    type: dict
+  wait:
+    description:
+      - With O(state=present), wait until the peering is C(ACTIVE) on this cluster.
+      - With O(state=absent), wait until Consul no longer returns the peering (it deletes imported data first).
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait before failing. The failure names the last state and the stream status
+        (last heartbeat, last receive and send, imported and exported services).
+    type: int
+    default: 120
+notes:
+  - "O(state=present), depending on the peering named O(peer_name) on this cluster (measured on Consul 1.14):"
+  - "B(missing): establishes it with O(peering_token) (C(changed=true))."
+  - "B(dialing side with the token's peer ID), state C(ACTIVE), C(ESTABLISHING) or C(FAILING): nothing to do
+    (C(changed=false), no write call). Consul would refuse the same token a second time anyway."
+  - "B(dialing side with another peer ID), or one whose earlier establishment never completed (C(PENDING)),
+    or that the other cluster terminated (C(TERMINATED)): establishes again with the new token, in place.
+    This is how a peering is repaired after the accepting side was re-created, or moved to a new token."
+  - "B(accepting side) (this cluster generated a token under that name): fails without a write call when a
+    token is given; Consul refuses to dial a peering that is expecting to be dialed."
+  - "B(DELETING): waits until Consul has removed it, then establishes."
+  - Meta of an existing peering only changes when it is established again with a fresh token. A different
+    O(meta) alone is reported as a warning.
+  - O(state=absent) works from either side. Deleting one side leaves the other side C(TERMINATED) when the
+    two were connected; delete it there too.
+seealso:
+  - module: consul.peering.consul_peering_token
+  - module: consul.peering.consul_peering_info
+  - name: Consul peering HTTP API
+    description: The endpoints this module calls.
+    link: https://developer.hashicorp.com/consul/api-docs/peering
+'''
+
+EXAMPLES = r'''
+- name: Establish the peering on dc2 with a token from dc1, and wait until it is ACTIVE
+  consul.peering.consul_peering:
+    host: consul-dc2.example.com
+    scheme: https
+    token: "{{ consul_dc2_acl_token }}"
+    peer_name: dc1
+    peering_token: "{{ dc1_token.token }}"
+    meta:
+      env: production
+
+- name: Set the connection once for several tasks
+  module_defaults:
+    group/consul.peering.consul:
+      host: consul-dc2.example.com
+      scheme: https
+      ca_path: /etc/consul/ca.pem
+  block:
+    - name: Make sure the peering with dc1 exists and is ACTIVE (no token needed once it exists)
+      consul.peering.consul_peering:
+        peer_name: dc1
+        wait_timeout: 300
+
+    - name: Delete the peering with dc3 and wait until Consul has removed it
+      consul.peering.consul_peering:
+        peer_name: dc3
+        state: absent
+'''
+
+RETURN = r'''
+peering:
+  description:
+    - The peering as Consul reports it after the run; null once it is deleted. The current one in check mode.
+  returned: always
+  type: dict
+  sample:
+    ID: 1f29632e-6e36-1c0e-b6eb-80e3b068f329
+    Name: dc1
+    State: ACTIVE
+    PeerID: f323780b-e0ac-fa2d-3fc4-644276deee31
+    PeerServerName: server.dc1.peering.78c3a864-c9fa-ae42-e992-f0cca4a95452.consul
+    PeerServerAddresses: ["10.0.0.10:8503"]
+    Remote: {Datacenter: dc1, Partition: ""}
+token_info:
+  description: The O(peering_token) decoded without its secret.
+  returned: when O(peering_token) is given
+  type: dict
+  contains:
+    peer_id:
+      description: ID of the peering on the accepting cluster.
+      type: str
+    server_name:
+      description: TLS server name of the accepting cluster's servers.
+      type: str
+    server_addresses:
+      description: Addresses of the accepting cluster's servers.
+      type: list
+      elements: str
+    manual_server_addresses:
+      description: External addresses set when the token was generated; used instead of RV(token_info.server_addresses).
+      type: list
+      elements: str
+    ca_present:
+      description: Whether the token carries the accepting cluster's Connect CA certificates.
+      type: bool
+    remote_datacenter:
+      description: Datacenter of the accepting cluster.
+      type: str
+    remote_partition:
+      description: Admin partition of the accepting cluster (Consul Enterprise), or null.
+      type: str
+actions:
+  description: What the module did (or would do in check mode), in order.
+  returned: always
+  type: list
+  elements: str
+  sample: [establish, wait_until_active]
+'''
+
+from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
+from ansible_collections.consul.peering.plugins.module_utils.peering import (
+    DELETE, ESTABLISH, decode_peering_token, plan_delete, plan_establish, validate_meta, validate_peer_name,
+)
+
+
+def main():
+    peering_module = PeeringModule(
+        argument_spec=dict(
+            peer_name=dict(type='str', required=True, aliases=['name']),
+            peering_token=dict(type='str', no_log=True),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            meta=dict(type='dict'),
+            wait=dict(type='bool', default=True),
+            wait_timeout=dict(type='int', default=DEFAULT_WAIT_TIMEOUT),
+        ),
+    )
+    params = peering_module.params
+    name, peering_token, meta = params['peer_name'], params['peering_token'], params['meta']
+    client, partition = peering_module.client, peering_module.partition
+    result = {}
+
+    with peering_module.failures():
+        validate_peer_name(name)
+        validate_meta(meta)
+        token_info = None
+        if peering_token and params['state'] == 'present':
+            token_info, secret = decode_peering_token(peering_token)
+            peering_module.hide(secret)
+            result['token_info'] = token_info
+        current = peering_module.read(name)
+        if params['state'] == 'absent':
+            plan = plan_delete(current, name, wait=params['wait'])
+        else:
+            plan = plan_establish(current, name, token_info, meta, wait=params['wait'],
+                                  check_mode=peering_module.check_mode)
+        steps = {
+            ESTABLISH: lambda: client.establish(name, peering_token, partition, meta),
+            DELETE: lambda: client.delete_peering(name, partition),
+        }
+        result['peering'] = peering_module.execute(plan, name, current, steps, params['wait_timeout'])
+    peering_module.exit(**peering_module.result(plan, **result))
+
+
+if __name__ == '__main__':
+    main()
