@@ -108,8 +108,8 @@ def _root_cause(exc):
     reason = exc
     for _depth in range(6):
         inner = getattr(reason, 'reason', None)
-        if inner is None and reason.args and isinstance(reason.args[0], BaseException):
-            inner = reason.args[0]
+        if not isinstance(inner, BaseException):
+            inner = reason.args[0] if reason.args and isinstance(reason.args[0], BaseException) else None
         if inner is None or inner is reason:
             break
         reason = inner

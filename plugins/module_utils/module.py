@@ -92,7 +92,8 @@ class PeeringModule:
         after, stale = current, False
         for action in plan.actions:
             if action == WAIT_ACTIVE:
-                after, stale = self.wait_until_active(name, wait_timeout), False
+                # Without a write before it, the state read for the plan may already be the answer.
+                after, stale = self.wait_until_active(name, wait_timeout, known=None if stale else after), False
             elif action == WAIT_GONE:
                 after, stale = self.wait_until_gone(name, wait_timeout), False
             else:
@@ -112,8 +113,10 @@ class PeeringModule:
 
     # -- waiting --------------------------------------------------------------------------------
 
-    def _poll(self, name, timeout, done, goal):
+    def _poll(self, name, timeout, done, goal, known=None):
         """Read the peering until done(peering) is true; fail after `timeout` seconds with the last state seen."""
+        if known is not None and done(known):
+            return known
         deadline = time.monotonic() + timeout
         delay = POLL_FIRST
         last, last_error = None, None
@@ -136,7 +139,7 @@ class PeeringModule:
         seen = 'last error: %s' % last_error if last_error else describe_stream(last)
         raise PeeringError('Timed out after %gs waiting for peering %r to %s; %s' % (timeout, name, goal, seen))
 
-    def wait_until_active(self, name, timeout):
+    def wait_until_active(self, name, timeout, known=None):
         def done(peering):
             if peering is None or is_deleting(peering):
                 raise PeeringError('Peering %r %s while waiting for it to become ACTIVE'
@@ -145,7 +148,7 @@ class PeeringModule:
                 raise PeeringError('Peering %r is TERMINATED: the other cluster deleted its side. Generate a new '
                                    'token there and establish again.' % name)
             return peering.get('State') == ACTIVE
-        return self._poll(name, timeout, done, 'become ACTIVE')
+        return self._poll(name, timeout, done, 'become ACTIVE', known)
 
     def wait_until_gone(self, name, timeout):
         self._poll(name, timeout, lambda peering: peering is None, 'be deleted')

@@ -188,7 +188,8 @@ def resolve_connection(params, environ=None):
     if token is None and _env(environ, 'CONSUL_HTTP_TOKEN_FILE'):
         token = _read_token_file(environ['CONSUL_HTTP_TOKEN_FILE'])
 
-    timeout = params.get('timeout') or DEFAULT_TIMEOUT
+    timeout = params.get('timeout')
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
     if timeout <= 0:
         raise OptionError('timeout must be a positive number of seconds, not %s' % timeout)
 

@@ -1,0 +1,190 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.consul.peering.plugins.module_utils.options import (
+    OptionError, connection_argument_spec, parse_bool_env, parse_http_addr, resolve_connection, split_host_port,
+)
+
+# What AnsibleModule hands over when the user set nothing (env_fallback values aside).
+UNSET = dict((name, spec.get('default')) for name, spec in connection_argument_spec().items())
+
+
+def params(**values):
+    merged = dict(UNSET)
+    merged.update(values)
+    return merged
+
+
+def test_defaults_without_options_or_environment():
+    conn = resolve_connection(params(), environ={})
+    assert (conn.scheme, conn.host, conn.port) == ('http', 'localhost', 8500)
+    assert conn.base_url == 'http://localhost:8500'
+    assert conn.validate_certs is True
+    assert conn.token is None and conn.partition is None
+    assert conn.timeout == 30
+
+
+def test_https_defaults_to_port_8501():
+    assert resolve_connection(params(scheme='https'), environ={}).port == 8501
+
+
+@pytest.mark.parametrize('addr, expected', [
+    ('127.0.0.1:18500', ('http', '127.0.0.1', 18500)),
+    ('https://consul.example.com:8501', ('https', 'consul.example.com', 8501)),
+    ('https://consul.example.com', ('https', 'consul.example.com', 8501)),
+    ('HTTP://consul.example.com/', ('http', 'consul.example.com', 8500)),
+    ('consul.example.com', ('http', 'consul.example.com', 8500)),
+    ('[::1]:8500', ('http', '::1', 8500)),
+])
+def test_consul_http_addr_supplies_scheme_host_and_port(addr, expected):
+    conn = resolve_connection(params(), environ={'CONSUL_HTTP_ADDR': addr})
+    assert (conn.scheme, conn.host, conn.port) == expected
+
+
+def test_ipv6_hosts_are_bracketed_in_urls():
+    assert resolve_connection(params(host='::1'), environ={}).base_url == 'http://[::1]:8500'
+
+
+def test_explicit_options_win_over_the_environment_field_by_field():
+    environ = {'CONSUL_HTTP_ADDR': 'https://env-host:9999', 'CONSUL_HTTP_SSL_VERIFY': 'false'}
+    conn = resolve_connection(params(host='task-host', validate_certs=True), environ=environ)
+    assert (conn.scheme, conn.host, conn.port) == ('https', 'task-host', 9999)
+    assert conn.validate_certs is True
+
+
+def test_explicit_scheme_wins_over_consul_http_addr_scheme():
+    conn = resolve_connection(params(scheme='http'), environ={'CONSUL_HTTP_ADDR': 'https://h:8501'})
+    assert conn.base_url == 'http://h:8501'
+
+
+def test_consul_http_ssl_turns_on_https_when_addr_has_no_scheme():
+    conn = resolve_connection(params(), environ={'CONSUL_HTTP_ADDR': 'h:8501', 'CONSUL_HTTP_SSL': 'true'})
+    assert conn.base_url == 'https://h:8501'
+
+
+def test_false_consul_http_ssl_never_downgrades_an_https_addr():
+    conn = resolve_connection(params(), environ={'CONSUL_HTTP_ADDR': 'https://h:8501', 'CONSUL_HTTP_SSL': 'false'})
+    assert conn.scheme == 'https'
+
+
+@pytest.mark.parametrize('value, expected', [('false', False), ('0', False), ('F', False), ('TRUE', True), ('1', True)])
+def test_consul_http_ssl_verify_is_parsed_like_the_cli(value, expected):
+    assert resolve_connection(params(), environ={'CONSUL_HTTP_SSL_VERIFY': value}).validate_certs is expected
+
+
+def test_bad_boolean_names_the_variable():
+    with pytest.raises(OptionError, match="CONSUL_HTTP_SSL_VERIFY='maybe' is not a boolean"):
+        resolve_connection(params(), environ={'CONSUL_HTTP_SSL_VERIFY': 'maybe'})
+
+
+def test_empty_variables_count_as_unset():
+    conn = resolve_connection(params(), environ={'CONSUL_HTTP_ADDR': '', 'CONSUL_HTTP_TOKEN_FILE': '',
+                                                 'CONSUL_HTTP_SSL_VERIFY': ''})
+    assert conn.base_url == 'http://localhost:8500' and conn.token is None and conn.validate_certs
+
+
+@pytest.mark.parametrize('addr, reason', [
+    ('unix:///var/run/consul.sock', 'unix sockets are not supported'),
+    ('ftp://h:21', 'scheme must be http or https'),
+    ('http://h:8500/v1/x', 'without a path'),
+    ('h:99999', 'port must be a number from 1 to 65535'),
+    ('h:abc', 'port must be a number'),
+    ('http://:8500', 'host is empty'),
+    ('::1:8500', 'brackets'),
+])
+def test_malformed_consul_http_addr_names_the_variable(addr, reason):
+    with pytest.raises(OptionError, match=reason) as err:
+        resolve_connection(params(), environ={'CONSUL_HTTP_ADDR': addr})
+    assert 'CONSUL_HTTP_ADDR' in str(err.value)
+
+
+def test_credentials_in_consul_http_addr_are_refused_without_echo():
+    with pytest.raises(OptionError) as err:
+        parse_http_addr('https://user:s3cret@h:8501')
+    assert 's3cret' not in str(err.value)
+    assert 'must not contain credentials' in str(err.value)
+
+
+def test_explicit_token_wins_over_token_file(tmp_path):
+    token_file = tmp_path / 'token'
+    token_file.write_text('from-file\n')
+    conn = resolve_connection(params(token='explicit'), environ={'CONSUL_HTTP_TOKEN_FILE': str(token_file)})
+    assert conn.token == 'explicit'
+
+
+def test_token_file_is_read_and_stripped(tmp_path):
+    token_file = tmp_path / 'token'
+    token_file.write_text('  from-file\n')
+    assert resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(token_file)}).token == 'from-file'
+
+
+def test_missing_token_file_is_a_clear_error(tmp_path):
+    with pytest.raises(OptionError, match='CONSUL_HTTP_TOKEN_FILE points to .*/nope, which cannot be read'):
+        resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(tmp_path / 'nope')})
+
+
+def test_empty_token_file_is_a_clear_error(tmp_path):
+    token_file = tmp_path / 'token'
+    token_file.write_text('\n')
+    with pytest.raises(OptionError, match='which is empty'):
+        resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(token_file)})
+
+
+def test_missing_ca_path_is_a_clear_error_naming_its_source(tmp_path):
+    missing = str(tmp_path / 'ca.pem')
+    with pytest.raises(OptionError, match=r'ca_path .*ca.pem \(from CONSUL_CACERT\) does not exist'):
+        resolve_connection(params(ca_path=missing), environ={'CONSUL_CACERT': missing})
+    with pytest.raises(OptionError, match=r'ca_path .*ca.pem does not exist'):
+        resolve_connection(params(ca_path=missing), environ={})
+
+
+def test_ca_path_may_be_a_directory(tmp_path):
+    assert resolve_connection(params(ca_path=str(tmp_path)), environ={}).ca_path == str(tmp_path)
+
+
+def test_missing_client_cert_is_a_clear_error(tmp_path):
+    with pytest.raises(OptionError, match='client_cert .* does not exist'):
+        resolve_connection(params(client_cert=str(tmp_path / 'c.pem')), environ={})
+
+
+@pytest.mark.parametrize('timeout', [0, -1])
+def test_timeout_must_be_positive(timeout):
+    with pytest.raises(OptionError, match='timeout must be a positive number'):
+        resolve_connection(params(timeout=timeout), environ={})
+
+
+def test_port_out_of_range():
+    with pytest.raises(OptionError, match='port 70000 is out of range'):
+        resolve_connection(params(port=70000), environ={})
+
+
+def test_repr_never_shows_the_token():
+    conn = resolve_connection(params(token='s3cret-acl'), environ={})
+    assert 's3cret-acl' not in repr(conn)
+
+
+def test_spec_uses_ansible_env_fallback_for_one_to_one_variables():
+    spec = connection_argument_spec()
+    assert spec['token']['no_log'] is True
+    assert spec['token']['fallback'][1] == ['CONSUL_HTTP_TOKEN']
+    assert spec['ca_path']['fallback'][1] == ['CONSUL_CACERT', 'CONSUL_CAPATH']
+    assert spec['partition']['fallback'][1] == ['CONSUL_PARTITION']
+    # Options whose environment variable needs parsing have no default, so "unset" can be told apart.
+    assert all(spec[name].get('default') is None for name in ('host', 'port', 'scheme', 'validate_certs'))
+
+
+def test_split_host_port():
+    assert split_host_port('h') == ('h', None)
+    assert split_host_port('[fe80::1]') == ('fe80::1', None)
+
+
+def test_parse_bool_env_rejects_yes():
+    # The Consul CLI uses Go's strconv.ParseBool, which does not know "yes".
+    with pytest.raises(OptionError):
+        parse_bool_env('CONSUL_HTTP_SSL', 'yes')

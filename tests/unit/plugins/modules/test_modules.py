@@ -1,0 +1,331 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The three modules end to end in-process, against a scripted HTTP server: calls made, results, secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.consul.peering.plugins.module_utils import api, module as module_util
+from ansible_collections.consul.peering.plugins.modules import consul_peering, consul_peering_info, consul_peering_token
+from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
+from ansible_collections.consul.peering.tests.unit.module_runner import run_module
+from ansible_collections.consul.peering.tests.unit.scripted_server import ScriptedServer
+
+ACL_TOKEN = 'b1gs3cret-acl-token'
+NEW_TOKEN = make_token(PeerID='6d1e0d7a-0000-4000-8000-00000000abcd', EstablishmentSecret='f7e6d5c4-new-secret')
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch):
+    for name in ('CONSUL_HTTP_ADDR', 'CONSUL_HTTP_TOKEN', 'CONSUL_HTTP_TOKEN_FILE', 'CONSUL_CACERT', 'CONSUL_CAPATH',
+                 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'CONSUL_HTTP_SSL', 'CONSUL_HTTP_SSL_VERIFY',
+                 'CONSUL_PARTITION'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
+    monkeypatch.setattr(module_util, 'POLL_FIRST', 0.01)
+
+
+@pytest.fixture
+def server():
+    with ScriptedServer() as scripted:
+        yield scripted
+
+
+def connection(server, **args):
+    args.update(host='127.0.0.1', port=server.port, token=ACL_TOKEN)
+    return args
+
+
+def writes(server):
+    return [(r.method, r.path) for r in server.requests if r.method != 'GET']
+
+
+def assert_no_secrets(raw, *extra):
+    for secret in (ACL_TOKEN, SECRET, 'f7e6d5c4-new-secret') + extra:
+        assert secret not in raw
+
+
+# -- consul_peering_token ---------------------------------------------------------------------
+
+def test_token_generates_when_missing_and_returns_decoded_info(server):
+    server.script('GET', '/v1/peering/dc2', (404, ''), (200, make_peering('acceptor', 'PENDING')))
+    server.script('POST', '/v1/peering/token', (200, {'PeeringToken': NEW_TOKEN}))
+    result, raw = run_module(consul_peering_token, connection(server, peer_name='dc2', meta={'env': 'test'}))
+    assert result['changed'] is True
+    assert result['actions'] == ['generate_token']
+    assert result['token'] == NEW_TOKEN
+    assert result['token_info']['peer_id'] == '6d1e0d7a-0000-4000-8000-00000000abcd'
+    assert 'EstablishmentSecret' not in str(result['token_info'])
+    assert result['peering']['State'] == 'PENDING'
+    assert writes(server) == [('POST', '/v1/peering/token')]
+    assert server.calls('POST')[0].body == {'PeerName': 'dc2', 'Meta': {'env': 'test'}}
+    assert ACL_TOKEN not in raw
+
+
+@pytest.mark.parametrize('state', ['PENDING', 'ACTIVE', 'FAILING'])
+def test_token_rerun_on_an_existing_acceptor_makes_no_write(server, state):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', state)))
+    result, _raw = run_module(consul_peering_token, connection(server, peer_name='dc2'))
+    assert result['changed'] is False
+    assert 'token' not in result
+    assert len(server.requests) == 1
+
+
+def test_token_regenerate_rotates(server):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'ACTIVE')))
+    server.script('POST', '/v1/peering/token', (200, {'PeeringToken': NEW_TOKEN}))
+    result, _raw = run_module(consul_peering_token, connection(server, peer_name='dc2', regenerate=True))
+    assert result['changed'] is True and result['token'] == NEW_TOKEN
+
+
+def test_token_for_terminated_acceptor_deletes_waits_and_generates(server):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'TERMINATED')),
+                  (200, make_peering('acceptor', 'DELETING', DeletedAt='2026-11-28T23:52:51Z')), (404, ''),
+                  (200, make_peering('acceptor', 'PENDING')))
+    server.script('DELETE', '/v1/peering/dc2', (200, ''))
+    server.script('POST', '/v1/peering/token', (200, {'PeeringToken': NEW_TOKEN}))
+    result, _raw = run_module(consul_peering_token, connection(server, peer_name='dc2'))
+    assert result['actions'] == ['delete', 'wait_until_gone', 'generate_token']
+    assert writes(server) == [('DELETE', '/v1/peering/dc2'), ('POST', '/v1/peering/token')]
+    assert result['peering']['State'] == 'PENDING'
+
+
+def test_token_check_mode_makes_no_write_and_diffs(server):
+    server.script('GET', '/v1/peering/dc2', (404, ''))
+    result, _raw = run_module(consul_peering_token, connection(server, peer_name='dc2'), check_mode=True, diff=True)
+    assert result['changed'] is True
+    assert 'token' not in result
+    assert result['diff']['before'] == {'name': 'dc2', 'state': 'absent'}
+    assert result['diff']['after']['state'] == 'PENDING'
+    assert writes(server) == []
+
+
+def test_token_check_mode_on_terminated_makes_no_write(server):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'TERMINATED')))
+    result, _raw = run_module(consul_peering_token, connection(server, peer_name='dc2'), check_mode=True)
+    assert result['changed'] is True
+    assert len(server.requests) == 1
+
+
+def test_token_on_a_dialer_name_fails_without_a_write(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')))
+    result, _raw = run_module(consul_peering_token, connection(server, peer_name='dc1'))
+    assert result['failed'] is True
+    assert 'as the dialing side' in result['msg']
+    assert writes(server) == []
+
+
+@pytest.mark.parametrize('args, message', [
+    (dict(peer_name='DC2'), 'not a valid peer name'),
+    (dict(peer_name='dc_2'), 'not a valid peer name'),
+    (dict(peer_name='dc2', server_external_addresses=['lb.example.com']), 'has no port'),
+    (dict(peer_name='dc2', server_external_addresses=['lb.example.com:0']), 'from 1 to 65535'),
+    (dict(peer_name='dc2', meta={'version': 2}), 'must be a string'),
+])
+def test_token_bad_input_fails_before_any_call(server, args, message):
+    result, _raw = run_module(consul_peering_token, connection(server, **args))
+    assert result['failed'] is True and message in result['msg']
+    assert server.requests == []
+
+
+# -- consul_peering ---------------------------------------------------------------------------
+
+def test_establish_new_peering_waits_until_active(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''), (200, make_peering('dialer', 'ESTABLISHING')),
+                  (200, make_peering('dialer', 'ACTIVE')))
+    server.script('POST', '/v1/peering/establish', (200, {}))
+    result, raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()), diff=True)
+    assert result['changed'] is True
+    assert result['actions'] == ['establish', 'wait_until_active']
+    assert result['peering']['State'] == 'ACTIVE'
+    assert result['token_info']['peer_id'] == ACCEPTOR_ID
+    assert result['diff']['after']['peer_id'] == ACCEPTOR_ID
+    assert writes(server) == [('POST', '/v1/peering/establish')]
+    assert_no_secrets(raw, make_token())
+
+
+def test_establish_rerun_with_the_same_token_makes_no_write(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')))
+    result, raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()))
+    assert result['changed'] is False
+    assert len(server.requests) == 1
+    assert_no_secrets(raw, make_token())
+
+
+def test_establish_with_a_new_token_reestablishes(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')),
+                  (200, make_peering('dialer', 'ACTIVE', PeerID='6d1e0d7a-0000-4000-8000-00000000abcd')))
+    server.script('POST', '/v1/peering/establish', (200, {}))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=NEW_TOKEN))
+    assert result['changed'] is True
+    assert writes(server) == [('POST', '/v1/peering/establish')]
+
+
+def test_establish_check_mode_makes_no_write(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()),
+                              check_mode=True, diff=True)
+    assert result['changed'] is True
+    assert result['diff']['after']['state'] == 'ESTABLISHING'
+    assert len(server.requests) == 1
+
+
+def test_establish_check_mode_without_token_predicts_and_warns(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1'), check_mode=True)
+    assert result['changed'] is True
+    assert any('check mode' in warning for warning in result['warnings'])
+
+
+def test_establish_without_token_for_a_missing_peering_fails(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1'))
+    assert result['failed'] is True and 'peering_token is required' in result['msg']
+    assert writes(server) == []
+
+
+@pytest.mark.parametrize('peering_token, message', [
+    ('not-base64!', 'not valid base64'),
+    ('aGVsbG8=', 'does not hold JSON'),
+    (make_token(PeerID=None), 'missing PeerID'),
+])
+def test_malformed_token_fails_before_any_call(server, peering_token, message):
+    result, raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=peering_token))
+    assert result['failed'] is True and message in result['msg']
+    assert server.requests == []
+    assert peering_token not in raw
+
+
+def test_used_token_error_is_clear_and_hides_the_secret(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''))
+    # Even if Consul echoed the secret, the module must not.
+    server.script('POST', '/v1/peering/establish', (403, 'a new peering token must be generated: invalid peering '
+                                                         'establishment secret %s' % SECRET))
+    result, raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()))
+    assert result['failed'] is True
+    assert 'already used, or a newer token was generated' in result['msg']
+    assert_no_secrets(raw, make_token())
+
+
+def test_wait_timeout_reports_last_state_and_stream(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'FAILING')))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=1))
+    assert result['failed'] is True
+    assert "Timed out after 1s waiting for peering 'dc1' to become ACTIVE; state FAILING" in result['msg']
+    assert 'last heartbeat' in result['msg']
+
+
+def test_wait_survives_server_errors_and_succeeds(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ESTABLISHING')),
+                  (503, 'restarting'), (503, 'restarting'), (503, 'restarting'), (503, 'restarting'),
+                  (200, make_peering('dialer', 'ACTIVE')))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=10))
+    assert result['peering']['State'] == 'ACTIVE'
+
+
+def test_wait_stops_early_when_the_peer_terminates(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ESTABLISHING')),
+                  (200, make_peering('dialer', 'TERMINATED')))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=30))
+    assert 'is TERMINATED' in result['msg']
+
+
+def test_delete_from_either_side_waits_until_gone(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')),
+                  (200, make_peering('dialer', 'DELETING', DeletedAt='x')), (404, ''))
+    server.script('DELETE', '/v1/peering/dc1', (200, ''))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', state='absent'), diff=True)
+    assert result['changed'] is True
+    assert result['peering'] is None
+    assert result['diff']['after'] == {'name': 'dc1', 'state': 'absent'}
+    assert writes(server) == [('DELETE', '/v1/peering/dc1')]
+
+
+def test_delete_of_a_missing_peering_is_one_read(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', state='absent'))
+    assert result['changed'] is False
+    assert len(server.requests) == 1
+
+
+def test_delete_check_mode_makes_no_write(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', state='absent'), check_mode=True)
+    assert result['changed'] is True
+    assert writes(server) == []
+
+
+# -- consul_peering_info ----------------------------------------------------------------------
+
+def test_info_reads_one_peering_in_one_call(server):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering()))
+    result, _raw = run_module(consul_peering_info, connection(server, name='dc2'))
+    assert result == {'changed': False, 'exists': True, 'peering': make_peering(),
+                      'invocation': result['invocation']}
+    assert len(server.requests) == 1
+
+
+def test_info_of_a_missing_peering_is_not_an_error(server):
+    server.script('GET', '/v1/peering/dc2', (404, ''))
+    result, _raw = run_module(consul_peering_info, connection(server, name='dc2'))
+    assert result['exists'] is False and result['peering'] is None and 'failed' not in result
+
+
+def test_info_lists_without_a_name(server):
+    server.script('GET', '/v1/peerings', (200, [make_peering()]))
+    result, _raw = run_module(consul_peering_info, connection(server))
+    assert [p['Name'] for p in result['peerings']] == ['dc2']
+
+
+# -- shared behaviour -------------------------------------------------------------------------
+
+def test_connection_from_environment_variables(server, monkeypatch, tmp_path):
+    token_file = tmp_path / 'token'
+    token_file.write_text(ACL_TOKEN)
+    monkeypatch.setenv('CONSUL_HTTP_ADDR', 'http://127.0.0.1:%d' % server.port)
+    monkeypatch.setenv('CONSUL_HTTP_TOKEN_FILE', str(token_file))
+    server.script('GET', '/v1/peerings', (200, []))
+    result, raw = run_module(consul_peering_info, {})
+    assert result['peerings'] == []
+    assert server.requests[0].headers['X-Consul-Token'] == ACL_TOKEN
+    assert ACL_TOKEN not in raw
+
+
+def test_acl_token_echoed_by_a_server_is_masked(server):
+    server.script('GET', '/v1/peerings', (400, 'bad token %s' % ACL_TOKEN))
+    result, raw = run_module(consul_peering_info, connection(server))
+    assert result['failed'] is True
+    assert ACL_TOKEN not in raw
+
+
+def test_token_from_a_file_echoed_by_a_server_is_masked(server, monkeypatch, tmp_path):
+    token_file = tmp_path / 'token'
+    token_file.write_text('file-acl-s3cret')
+    monkeypatch.setenv('CONSUL_HTTP_TOKEN_FILE', str(token_file))
+    server.script('GET', '/v1/peerings', (400, 'bad token file-acl-s3cret'))
+    result, raw = run_module(consul_peering_info, {'host': '127.0.0.1', 'port': server.port})
+    assert result['failed'] is True
+    assert 'file-acl-s3cret' not in raw
+
+
+def test_bad_environment_is_a_clear_failure(monkeypatch):
+    monkeypatch.setenv('CONSUL_HTTP_ADDR', 'unix:///tmp/consul.sock')
+    result, _raw = run_module(consul_peering_info, {})
+    assert result['failed'] is True and 'unix sockets are not supported' in result['msg']
+
+
+def test_validate_certs_false_warns(server):
+    result, _raw = run_module(consul_peering_info, {'host': '127.0.0.1', 'port': 1, 'scheme': 'https',
+                                                    'validate_certs': False, 'timeout': 1})
+    assert any('validate_certs is false' in warning for warning in result['warnings'])
+
+
+def test_missing_requests_gives_the_standard_message(monkeypatch):
+    monkeypatch.setattr(module_util, 'HAS_REQUESTS', False)
+    result, _raw = run_module(consul_peering_info, {})
+    assert result['failed'] is True
+    assert 'Failed to import the required Python library (requests)' in result['msg']
