@@ -115,7 +115,7 @@ def _root_cause(exc):
         reason = inner
     text = str(reason)
     # urllib3 prefixes "HTTPConnection(host=..., port=...): Failed to establish a new connection: ".
-    text = text.split('Failed to establish a new connection: ')[-1]
+    text = text.rsplit('Failed to establish a new connection: ', maxsplit=1)[-1]
     text = _SSL_SUFFIX.sub('', text)
     return text
 

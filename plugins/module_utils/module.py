@@ -153,4 +153,3 @@ class PeeringModule:
     def wait_until_gone(self, name, timeout):
         self._poll(name, timeout, lambda peering: peering is None, 'be deleted')
         return None
-

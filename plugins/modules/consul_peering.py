@@ -18,7 +18,7 @@ description:
   - The peering token is decoded locally and compared with the existing peering, so a re-run makes no
     write call.
 author:
-  - consul.peering contributors
+  - consul.peering maintainers (@consul-peering)
 extends_documentation_fragment:
   - consul.peering.consul
   - consul.peering.consul.attributes
@@ -37,7 +37,7 @@ options:
       - Required with O(state=present) when the peering does not exist on this cluster yet. Without it, an
         existing peering (either side) is left as it is and, with O(wait=true), waited for until C(ACTIVE).
       - In check mode it may be missing; the module then reports that it would establish the peering.
-      - A credential: it never appears in the module's output.
+      - This is a credential. It never appears in the module's output.
     type: str
   state:
     description:

@@ -15,7 +15,7 @@ description:
   - Without O(name), lists every peering of the partition (C(GET /v1/peerings)).
   - Makes exactly one read call.
 author:
-  - consul.peering contributors
+  - consul.peering maintainers (@consul-peering)
 extends_documentation_fragment:
   - consul.peering.consul
   - consul.peering.consul.info_attributes

@@ -17,7 +17,7 @@ description:
   - A token is a one-time secret that Consul cannot return again, so the module reads the peering first and
     only generates a token when one is needed (see the notes), or when O(regenerate=true).
 author:
-  - consul.peering contributors
+  - consul.peering maintainers (@consul-peering)
 extends_documentation_fragment:
   - consul.peering.consul
   - consul.peering.consul.attributes
