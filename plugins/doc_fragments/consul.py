@@ -38,7 +38,9 @@ options:
   ca_path:
     description:
       - CA bundle file, or directory of CA certificates, used to verify the Consul server certificate.
-      - When not set, E(CONSUL_CACERT) or E(CONSUL_CAPATH) is used, and then the system's default CA bundle.
+      - When not set, E(CONSUL_CACERT) or E(CONSUL_CAPATH) is used, and then the CA bundle the Python
+        C(requests) library ships (certifi). E(REQUESTS_CA_BUNDLE) and proxy variables are ignored, so that
+        only the Consul CLI's variables decide where the modules connect and whom they trust.
     type: path
   client_cert:
     description:

@@ -210,6 +210,12 @@ def describe_stream(peering):
     return ', '.join(parts)
 
 
+def dialer_matches_token(peering, token_info):
+    """The dialing side already holds this token's peering and has exchanged its secret."""
+    return (peering is not None and not is_deleting(peering) and is_dialer(peering) and
+            peering.get('PeerID') == token_info['peer_id'] and peering.get('State') in DIALER_ESTABLISHED_STATES)
+
+
 def _meta_warning(current, wanted_meta, side):
     if wanted_meta is None or dict(current.get('Meta') or {}) == dict(wanted_meta):
         return []
@@ -259,17 +265,15 @@ def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, ch
         if not check_mode:
             raise PeeringError('peering_token is required to establish peering %r, which does not exist on this '
                                'cluster%s' % (peer_name, ' (it is being deleted)' if current else ''))
-        warnings.append('check mode: no peering_token was given, so the peering this would connect to is unknown')
-    after = {
-        'name': peer_name, 'state': ESTABLISHING, 'role': 'dialer', 'id': (current or {}).get('ID'),
-        'meta': dict(meta or {}),
-        'peer_id': token_info and token_info['peer_id'],
-        'peer_server_name': token_info and token_info['server_name'],
-        'peer_server_addresses': token_info and (token_info['manual_server_addresses'] or
-                                                 token_info['server_addresses']),
-    }
-    if token_info and token_info['remote_datacenter']:
-        after['remote_datacenter'] = token_info['remote_datacenter']
+        warnings.append('check mode: no peering_token was given (none exists until the accepting cluster '
+                        'generates one), so the peer this would connect to is not known yet')
+    after = {'name': peer_name, 'state': ESTABLISHING, 'role': 'dialer', 'id': (current or {}).get('ID'),
+             'meta': dict(meta or {})}
+    if token_info:
+        after.update(peer_id=token_info['peer_id'], peer_server_name=token_info['server_name'],
+                     peer_server_addresses=token_info['manual_server_addresses'] or token_info['server_addresses'])
+        if token_info['remote_datacenter']:
+            after['remote_datacenter'] = token_info['remote_datacenter']
     if current is None:
         return Plan([ESTABLISH] + waits, before, after, warnings)
     if is_deleting(current):
@@ -279,7 +283,7 @@ def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, ch
         raise PeeringError(
             'A peering named %r already exists on this cluster as the accepting side (it generated a token); '
             'Consul will not establish over it. Use another peer_name, or delete it first.' % peer_name)
-    if current.get('PeerID') == token_info['peer_id'] and current.get('State') in DIALER_ESTABLISHED_STATES:
+    if dialer_matches_token(current, token_info):
         # Same peering as the token describes, and its secret was already exchanged: nothing to do.
         return Plan(waits, before, before, _meta_warning(current, meta, 'dialer'))
     # A different peer ID (the acceptor was re-created, or the token is for another cluster), or a
@@ -298,3 +302,40 @@ def plan_delete(current, peer_name, wait=True):
     if is_deleting(current):
         return Plan(waits, before, gone if wait else before)
     return Plan([DELETE] + waits, before, gone)
+
+
+def pair_status(acceptor, dialer):
+    """Compare the two sides of one peering, as read from the accepting and the dialing cluster.
+
+    `linked` means the dialer holds the acceptor's peering ID and has exchanged its secret, so no
+    token or establish is needed (only, perhaps, waiting); `active` means both sides are ACTIVE.
+    """
+    status = {
+        'acceptor_state': peering_view(acceptor)['state'],
+        'dialer_state': peering_view(dialer)['state'],
+        'linked': False,
+        'active': False,
+    }
+    if acceptor is None:
+        status['reason'] = 'the accepting side does not exist'
+    elif dialer is None:
+        status['reason'] = 'the dialing side does not exist'
+    elif is_deleting(acceptor) or is_deleting(dialer):
+        status['reason'] = 'a side is being deleted'
+    elif is_dialer(acceptor):
+        status['reason'] = 'the accepting cluster has this peering as a dialing side'
+    elif not is_dialer(dialer):
+        status['reason'] = 'the dialing cluster has this peering as an accepting side'
+    elif dialer.get('PeerID') != acceptor.get('ID'):
+        status['reason'] = 'the dialing side points at another peering (peer ID %s, the accepting side is %s)' % (
+            dialer.get('PeerID'), acceptor.get('ID'))
+    elif acceptor.get('State') == TERMINATED or dialer.get('State') not in DIALER_ESTABLISHED_STATES:
+        status['reason'] = 'the peering is %s on the accepting side and %s on the dialing side' % (
+            status['acceptor_state'], status['dialer_state'])
+    else:
+        status['linked'] = True
+        status['active'] = acceptor.get('State') == ACTIVE and dialer.get('State') == ACTIVE
+        status['reason'] = 'both sides are ACTIVE and point at each other' if status['active'] else \
+            'the two sides point at each other; the accepting side is %s and the dialing side %s' % (
+                status['acceptor_state'], status['dialer_state'])
+    return status

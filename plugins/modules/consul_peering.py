@@ -163,9 +163,11 @@ actions:
   sample: [establish, wait_until_active]
 '''
 
+from ansible_collections.consul.peering.plugins.module_utils.api import PeeringTokenRejectedError
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, decode_peering_token, plan_delete, plan_establish, validate_meta, validate_peer_name,
+    DELETE, ESTABLISH, decode_peering_token, dialer_matches_token, plan_delete, plan_establish, validate_meta,
+    validate_peer_name,
 )
 
 
@@ -185,6 +187,15 @@ def main():
     client, partition = peering_module.client, peering_module.partition
     result = {}
 
+    def establish():
+        try:
+            client.establish(name, peering_token, partition, meta)
+        except PeeringTokenRejectedError:
+            # Another run may have established this peering with a newer token for the same acceptor
+            # (two playbooks racing): then the goal is reached and this refusal is not an error.
+            if not dialer_matches_token(peering_module.read(name), token_info):
+                raise
+
     with peering_module.failures():
         validate_peer_name(name)
         validate_meta(meta)
@@ -200,7 +211,7 @@ def main():
             plan = plan_establish(current, name, token_info, meta, wait=params['wait'],
                                   check_mode=peering_module.check_mode)
         steps = {
-            ESTABLISH: lambda: client.establish(name, peering_token, partition, meta),
+            ESTABLISH: establish,
             DELETE: lambda: client.delete_peering(name, partition),
         }
         result['peering'] = peering_module.execute(plan, name, current, steps, params['wait_timeout'])

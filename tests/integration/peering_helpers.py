@@ -1,0 +1,64 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Small helpers the integration tests share: tasks aimed at a cluster, Consul's own view, call counting."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+_names = itertools.count(1)
+
+WRITE_METHODS = ('POST', 'PUT', 'DELETE')
+
+
+def unique_name(prefix):
+    """A peer name no other test uses, so tests can share the session's clusters."""
+    return '%s-%d-%d' % (prefix, int(time.time()) % 100000, next(_names))
+
+
+def task(name, cluster, module, **args):
+    """A playbook task running consul.peering.<module> against `cluster` with its connection options."""
+    merged = dict(cluster.module_args())
+    merged.update(args)
+    return {'name': name, 'consul.peering.%s' % module: merged}
+
+
+def read_peering(cluster, name):
+    """The peering as Consul itself reports it (through the management token), or None."""
+    response = cluster.api('GET', '/v1/peering/%s' % name, expect=(200, 404))
+    return response.json() if response.status_code == 200 else None
+
+
+def wait_for(predicate, timeout=60, interval=0.25, what='condition'):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError('timed out after %ss waiting for %s' % (timeout, what))
+        time.sleep(interval)
+
+
+def delete_everywhere(clusters, names):
+    """Delete peerings by name on every cluster and wait until they are gone (test clean-up)."""
+    for cluster in clusters:
+        for name in names:
+            cluster.api('DELETE', '/v1/peering/%s' % name, expect=(200, 404))
+    for cluster in clusters:
+        for name in names:
+            wait_for(lambda c=cluster, n=name: read_peering(c, n) is None, what='%s gone on %s' % (name, cluster.name))
+
+
+def write_calls(cluster, since):
+    """HTTP calls that could change Consul, as Consul logged them since the mark."""
+    return [call for call in cluster.http_requests(since=since) if call[0] in WRITE_METHODS]
+
+
+def peering_calls(cluster, since):
+    """Calls to the peering endpoints only (the harness's own health checks excluded)."""
+    return [call for call in cluster.http_requests(since=since) if '/peering' in call[1]]
