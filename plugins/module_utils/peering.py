@@ -286,8 +286,15 @@ def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, ch
     if dialer_matches_token(current, token_info):
         # Same peering as the token describes, and its secret was already exchanged: nothing to do.
         return Plan(waits, before, before, _meta_warning(current, meta, 'dialer'))
-    # A different peer ID (the acceptor was re-created, or the token is for another cluster), or a
-    # dialer row that never completed its secret exchange (PENDING) or was TERMINATED by the peer:
+    if current.get('PeerID') != token_info['peer_id']:
+        # The token is for another accepting peering (the old one was deleted and re-created, or this
+        # is another cluster). Measured on Consul 1.14: re-establishing in place while the old stream is
+        # still up lets the old acceptor's late "terminated" message kill the new peering. Replacing the
+        # dialing side (delete, wait until gone, establish) avoids that race; its imported data belonged
+        # to the old peering anyway.
+        after['id'] = None
+        return Plan([DELETE, WAIT_GONE, ESTABLISH] + waits, before, after, warnings)
+    # Same peer, but its secret exchange never completed (PENDING) or the peer terminated it:
     # Consul re-establishes in place, keeping the local ID.
     return Plan([ESTABLISH] + waits, before, after, warnings)
 

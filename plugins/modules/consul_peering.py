@@ -66,9 +66,12 @@ notes:
   - "B(missing): establishes it with O(peering_token) (C(changed=true))."
   - "B(dialing side with the token's peer ID), state C(ACTIVE), C(ESTABLISHING) or C(FAILING): nothing to do
     (C(changed=false), no write call). Consul would refuse the same token a second time anyway."
-  - "B(dialing side with another peer ID), or one whose earlier establishment never completed (C(PENDING)),
-    or that the other cluster terminated (C(TERMINATED)): establishes again with the new token, in place.
-    This is how a peering is repaired after the accepting side was re-created, or moved to a new token."
+  - "B(dialing side with another peer ID) (the accepting side was deleted and created again, or the token is
+    from another cluster): deletes the dialing side, waits until Consul has removed it, and establishes it anew
+    (C(changed=true); the local peering ID changes). Re-establishing in place was measured to race with the old
+    peer's termination message, which can leave the new peering C(TERMINATED)."
+  - "B(dialing side with the token's peer ID) whose establishment never completed (C(PENDING)), or that the
+    other cluster terminated (C(TERMINATED)): establishes again with the token, in place."
   - "B(accepting side) (this cluster generated a token under that name): fails without a write call when a
     token is given; Consul refuses to dial a peering that is expecting to be dialed."
   - "B(DELETING): waits until Consul has removed it, then establishes."

@@ -20,11 +20,11 @@ def unique_name(prefix):
     return '%s-%d-%d' % (prefix, int(time.time()) % 100000, next(_names))
 
 
-def task(name, cluster, module, **args):
+def task(title, cluster, module, **args):
     """A playbook task running consul.peering.<module> against `cluster` with its connection options."""
     merged = dict(cluster.module_args())
     merged.update(args)
-    return {'name': name, 'consul.peering.%s' % module: merged}
+    return {"name": title, "consul.peering.%s" % module: merged}
 
 
 def read_peering(cluster, name):

@@ -39,8 +39,8 @@ def test_read_only_token_gets_a_clear_403_and_nothing_changes(dc1, read_only_tok
     assert "lacks permission 'peering:write'" in message
     assert 'needs the peering:write permission' in message
     assert read_only_token not in run.output
-    assert read_peering(dc1, name) is None
     assert [call[0] for call in peering_calls(dc1, mark)] == ['GET', 'POST']
+    assert read_peering(dc1, name) is None
 
 
 def test_read_only_token_can_read(dc1, read_only_token):

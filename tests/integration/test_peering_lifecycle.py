@@ -153,17 +153,23 @@ def test_terminated_acceptor_is_recreated_and_peers_again(dc1, dc2, names):
     assert read_peering(dc2, names['dialer'])['PeerID'] == on_dc1['ID']
 
 
-def test_new_token_reestablishes_after_the_acceptor_was_recreated(dc1, dc2, names):
+def test_token_for_a_recreated_acceptor_replaces_the_dialer(dc1, dc2, names):
+    """Right after the acceptor was deleted the dialer may still look ACTIVE; the new token must still win."""
     assert run_playbook(with_register(peer_tasks(dc1, dc2, names))).returncode == 0
+    old_dialer = read_peering(dc2, names['dialer'])
     dc1.api('DELETE', '/v1/peering/%s' % names['acceptor'])
     wait_for(lambda: read_peering(dc1, names['acceptor']) is None, what='acceptor gone')
 
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names)), diff=True)
     assert run.returncode == 0, run
     established = run.result('Establish on dc2')
-    assert established['changed'] is True
-    assert established['diff']['before']['peer_id'] != established['diff']['after']['peer_id']
-    assert read_peering(dc2, names['dialer'])['PeerID'] == read_peering(dc1, names['acceptor'])['ID']
+    assert established['actions'] == ['delete', 'wait_until_gone', 'establish', 'wait_until_active']
+    assert established['diff']['before']['peer_id'] == old_dialer['PeerID']
+    assert established['diff']['after']['peer_id'] == read_peering(dc1, names['acceptor'])['ID']
+    on_dc2 = read_peering(dc2, names['dialer'])
+    assert on_dc2['ID'] != old_dialer['ID']
+    assert on_dc2['PeerID'] == read_peering(dc1, names['acceptor'])['ID']
+    assert read_peering(dc1, names['acceptor'])['State'] == 'ACTIVE'
 
 
 def test_info_lists_and_reads(dc1, dc2, names):

@@ -247,9 +247,10 @@ OTHER_TOKEN_INFO = decode_peering_token(make_token(PeerID='5e1f1a55-0000-4000-80
     # An establish that never completed leaves a PENDING dialer with the peer ID: try again.
     (make_peering('dialer', 'PENDING'), TOKEN_INFO, True, [ESTABLISH, WAIT_ACTIVE]),
     (make_peering('dialer', 'TERMINATED'), TOKEN_INFO, True, [ESTABLISH, WAIT_ACTIVE]),
-    # Another peer ID: the acceptor was re-created or the token is new; Consul re-establishes in place.
-    (make_peering('dialer', 'ACTIVE'), OTHER_TOKEN_INFO, True, [ESTABLISH, WAIT_ACTIVE]),
-    (make_peering('dialer', 'TERMINATED'), OTHER_TOKEN_INFO, False, [ESTABLISH]),
+    # Another peer ID: the acceptor was re-created or the token is for another cluster; replace the dialer.
+    (make_peering('dialer', 'ACTIVE'), OTHER_TOKEN_INFO, True, [DELETE, WAIT_GONE, ESTABLISH, WAIT_ACTIVE]),
+    (make_peering('dialer', 'TERMINATED'), OTHER_TOKEN_INFO, False, [DELETE, WAIT_GONE, ESTABLISH]),
+    (make_peering('dialer', 'PENDING'), OTHER_TOKEN_INFO, False, [DELETE, WAIT_GONE, ESTABLISH]),
     (make_peering('dialer', 'DELETING', DeletedAt='2026-11-28T23:52:51Z'), TOKEN_INFO, True,
      [WAIT_GONE, ESTABLISH, WAIT_ACTIVE]),
     # Without a token, an existing peering (either side) is only waited for.
@@ -278,12 +279,16 @@ def test_plan_establish_diff_prefers_manual_addresses():
     assert plan_establish(None, 'dc1', info).after['peer_server_addresses'] == ['lb.example.com:8503']
 
 
-def test_plan_reestablish_keeps_the_local_id_and_shows_the_new_peer():
-    current = make_peering('dialer', 'ACTIVE')
-    plan = plan_establish(current, 'dc1', OTHER_TOKEN_INFO)
+def test_plan_replacing_the_dialer_shows_the_new_peer_and_a_new_id():
+    plan = plan_establish(make_peering('dialer', 'ACTIVE'), 'dc1', OTHER_TOKEN_INFO)
     assert plan.before['peer_id'] == ACCEPTOR_ID
     assert plan.after['peer_id'] == OTHER_TOKEN_INFO['peer_id']
-    assert plan.after['id'] == current['ID']
+    assert plan.after['id'] is None
+
+
+def test_plan_reestablish_in_place_keeps_the_local_id():
+    current = make_peering('dialer', 'PENDING')
+    assert plan_establish(current, 'dc1', TOKEN_INFO).after['id'] == current['ID']
 
 
 def test_plan_establish_requires_a_token_for_a_missing_peering():
@@ -299,7 +304,7 @@ def test_plan_establish_requires_a_token_while_the_old_peering_is_deleted():
 def test_plan_establish_in_check_mode_without_token_reports_and_warns():
     plan = plan_establish(None, 'dc1', None, check_mode=True)
     assert plan.actions == [ESTABLISH, WAIT_ACTIVE]
-    assert plan.after['peer_id'] is None
+    assert 'peer_id' not in plan.after
     assert 'check mode' in plan.warnings[0]
 
 

@@ -156,13 +156,15 @@ def test_establish_rerun_with_the_same_token_makes_no_write(server):
     assert_no_secrets(raw, make_token())
 
 
-def test_establish_with_a_new_token_reestablishes(server):
-    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')),
+def test_establish_with_a_token_for_another_peering_replaces_the_dialer(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')), (404, ''),
                   (200, make_peering('dialer', 'ACTIVE', PeerID='6d1e0d7a-0000-4000-8000-00000000abcd')))
+    server.script('DELETE', '/v1/peering/dc1', (200, ''))
     server.script('POST', '/v1/peering/establish', (200, {}))
     result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=NEW_TOKEN))
     assert result['changed'] is True
-    assert writes(server) == [('POST', '/v1/peering/establish')]
+    assert result['actions'] == ['delete', 'wait_until_gone', 'establish', 'wait_until_active']
+    assert writes(server) == [('DELETE', '/v1/peering/dc1'), ('POST', '/v1/peering/establish')]
 
 
 def test_establish_check_mode_makes_no_write(server):
