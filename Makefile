@@ -9,10 +9,11 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup venv consul units sanity integration test demo clean
+.PHONY: help setup venv consul units sanity integration test demo demo-keep clean
 
 help:
 	@echo "make demo   - build Consul if needed, start two local clusters and peer them with the playbook"
+	@echo "make demo-keep - the same, leaving the clusters running"
 	@echo "make test   - set up everything and run the whole test suite (what .ci/run runs)"
 	@echo "make units | sanity | integration - one part of the suite (after make setup)"
 
@@ -43,6 +44,12 @@ integration: setup
 	$(BIN)/python -m pytest -p no:cacheprovider tests/integration
 
 test: setup units sanity integration
+
+demo: setup
+	$(BIN)/python demo/demo.py
+
+demo-keep: setup
+	$(BIN)/python demo/demo.py --keep
 
 clean:
 	rm -rf $(VENV) tests/output

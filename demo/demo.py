@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The one-command demo: two local Consul clusters peered by the collection's playbook.
+
+Starts dc1 and dc2 (ACLs and HTTPS on) with the test harness, writes an inventory for them, shows what
+`ansible-playbook consul.peering.peer_clusters --check --diff` would change, peers them, shows both sides
+ACTIVE, re-runs to show zero changes, and stops the clusters (or keeps them with --keep).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+import yaml
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'harness'))
+sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+
+from ansible_cli import collections_path  # noqa: E402  pylint: disable=wrong-import-position
+from clusters import ClusterSet  # noqa: E402  pylint: disable=wrong-import-position
+
+BIN = os.path.dirname(sys.executable)
+
+
+def banner(text):
+    print('\n\033[1m==> %s\033[0m' % text if sys.stdout.isatty() else '\n==> %s' % text, flush=True)
+
+
+def write_inventory(state_dir, clusters):
+    """The inventory a user would write: clusters as hosts, connection settings as host vars."""
+    hosts = {}
+    for cluster in clusters:
+        connection = cluster.module_args()
+        connection.pop('token')
+        # Tokens stay out of the inventory file: each cluster's ACL token comes from the environment.
+        connection['token'] = "{{ lookup('ansible.builtin.env', 'DEMO_%s_TOKEN') }}" % cluster.name.upper()
+        hosts[cluster.name] = {'consul_connection': connection}
+    inventory = {'all': {'children': {'consul_clusters': {
+        'hosts': hosts, 'vars': {'consul_peerings': [{'acceptor': 'dc1', 'dialer': 'dc2'}]}}}}}
+    path = os.path.join(state_dir, 'inventory.yml')
+    with open(path, 'w') as handle:
+        yaml.safe_dump(inventory, handle, sort_keys=False)
+    return path
+
+
+def ansible_env(clusters):
+    env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=collections_path(), ANSIBLE_NOCOLOR='1',
+               ANSIBLE_HOST_KEY_CHECKING='false', ANSIBLE_DISPLAY_SKIPPED_HOSTS='false')
+    for cluster in clusters:
+        env['DEMO_%s_TOKEN' % cluster.name.upper()] = cluster.token
+    return env
+
+
+def run(command, env):
+    print('$ %s' % ' '.join(command), flush=True)
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    print(result.stdout.rstrip())
+    if result.returncode:
+        print(result.stderr.rstrip(), file=sys.stderr)
+        raise SystemExit('command failed with exit status %d' % result.returncode)
+    return result.stdout
+
+
+def playbook(inventory, env, *extra):
+    return run([os.path.join(BIN, 'ansible-playbook'), 'consul.peering.peer_clusters', '-i', inventory] +
+               list(extra), env)
+
+
+def recap_changed(output):
+    return sum(int(count) for count in re.findall(r'changed=(\d+)', output))
+
+
+def peering_table(clusters, env):
+    """Read each side with the collection's info module, ad hoc, and print one row per peering."""
+    rows = [('cluster', 'peer', 'state', 'peer ID')]
+    for cluster in clusters:
+        cluster_env = dict(env)
+        cluster_env.update(cluster.connection_env())
+        result = subprocess.run([os.path.join(BIN, 'ansible'), 'localhost', '-o', '-m',
+                                 'consul.peering.consul_peering_info'], env=cluster_env, capture_output=True,
+                                text=True, check=True)
+        data = json.loads(result.stdout.split('=>', 1)[1])
+        for peering in data['peerings']:
+            rows.append((cluster.name, peering['Name'], peering['State'], peering.get('PeerID') or
+                         '(accepting side: dialer holds %s)' % peering['ID']))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print('  '.join(value.ljust(width) for value, width in zip(row, widths)))
+    return rows[1:]
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--keep', action='store_true', help='leave the clusters running and print how to reach them')
+    options = parser.parse_args()
+
+    state_dir = tempfile.mkdtemp(prefix='consul-peering-demo-')
+    banner('Starting two Consul clusters on 127.0.0.1 (ACLs default-deny, HTTPS only)')
+    clusters = ClusterSet.start(2, acl=True, tls=True, base_dir=state_dir, daemon=options.keep)
+    try:
+        for cluster in clusters:
+            print('%s: %s (CA %s)' % (cluster.name, cluster.address, cluster.ca_file))
+        inventory = write_inventory(state_dir, clusters)
+        env = ansible_env(clusters)
+        print('inventory: %s' % inventory)
+
+        banner('Check mode: what would change on each side (nothing is written)')
+        playbook(inventory, env, '--check', '--diff')
+
+        banner('Peering dc1 (accepts) and dc2 (dials)')
+        playbook(inventory, env)
+
+        banner('Both sides, as the consul_peering_info module reads them')
+        rows = peering_table(clusters, env)
+        if [row[2] for row in rows] != ['ACTIVE', 'ACTIVE']:
+            raise SystemExit('expected both sides ACTIVE')
+
+        banner('Running the playbook again: nothing to do')
+        again = playbook(inventory, env)
+        print('changed tasks on the re-run: %d' % recap_changed(again))
+        if recap_changed(again):
+            raise SystemExit('the re-run changed something')
+    except BaseException:
+        clusters.stop(keep_logs=True)
+        raise
+
+    if options.keep:
+        clusters.save(state_dir)
+        banner('Clusters left running')
+        for cluster in clusters:
+            print('%s: export %s' % (cluster.name, ' '.join('%s=%s' % item for item in
+                                                            sorted(cluster.connection_env().items()))))
+        print('inventory: %s\nstop them with: %s %s stop --state-dir %s' % (
+            inventory, sys.executable, os.path.join(ROOT, 'tests', 'harness', 'clusters.py'), state_dir))
+    else:
+        banner('Stopping the clusters')
+        clusters.stop()
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
