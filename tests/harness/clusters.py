@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) consul.peering contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -56,7 +55,7 @@ def free_ports(count):
     """Ask the kernel for `count` distinct free TCP ports on the loopback address."""
     sockets, ports = [], []
     try:
-        for _ in range(count):
+        for _index in range(count):
             sock = socket.socket()
             sock.bind((HOST, 0))
             sockets.append(sock)
@@ -278,7 +277,7 @@ class Cluster:
         """Wait for a leader, Connect CA roots, the servers' gRPC TLS port in the catalog and a peering read."""
         deadline = time.monotonic() + timeout
         checks = (
-            ('a leader', '/v1/status/leader', lambda data: bool(data)),
+            ('a leader', '/v1/status/leader', bool),
             ('Connect CA roots', '/v1/connect/ca/roots', lambda data: bool(data and data.get('Roots'))),
             ('the consul service in the catalog', '/v1/catalog/service/consul',
              lambda data: bool(data) and bool((data[0].get('ServiceMeta') or {}).get('grpc_tls_port'))),
@@ -335,8 +334,8 @@ class Cluster:
         response = requests.request(method, self.address + path, json=json, headers=headers, timeout=timeout,
                                     **kwargs)
         if expect is not None and response.status_code not in expect:
-            raise HarnessError('%s %s on %s answered %d: %s' % (method, path, self.name, response.status_code,
-                                                                 response.text[:500]))
+            raise HarnessError('%s %s on %s answered %d: %s'
+                               % (method, path, self.name, response.status_code, response.text[:500]))
         return response
 
     def log_mark(self):

@@ -183,5 +183,5 @@ def test_info_lists_and_reads(dc1, dc2, names):
     assert run.returncode == 0, run
     assert names['acceptor'] in [p['Name'] for p in run.result('List')['peerings']]
     assert run.result('Read')['exists'] is True and run.result('Read')['peering']['State'] == 'ACTIVE'
-    assert run.result('Read missing') ['exists'] is False and run.result('Read missing')['peering'] is None
+    assert run.result('Read missing')['exists'] is False and run.result('Read missing')['peering'] is None
     assert len(peering_calls(dc1, mark)) == 3
