@@ -1,0 +1,185 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The cluster_peering role and the inventory playbooks, against real clusters."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+import yaml
+
+from ansible_cli import run_playbook
+from peering_helpers import delete_everywhere, peering_calls, read_peering, unique_name, wait_for, write_calls
+
+
+@pytest.fixture
+def names(dc1, dc2):
+    pair = {'acceptor': unique_name('role-dc2'), 'dialer': unique_name('role-dc1')}
+    yield pair
+    delete_everywhere([dc1, dc2], pair.values())
+
+
+def role_play(dc1, dc2, names, state='present'):
+    return [{
+        'name': 'Peer dc1 and dc2',
+        'hosts': 'localhost',
+        'gather_facts': False,
+        'tasks': [{
+            'name': 'Apply the role',
+            'ansible.builtin.include_role': {'name': 'consul.peering.cluster_peering'},
+            'vars': {
+                'cluster_peering_state': state,
+                'cluster_peering_acceptor': {'label': 'dc1', 'connection': dc1.module_args(),
+                                             'peer_name': names['acceptor']},
+                'cluster_peering_dialer': {'label': 'dc2', 'connection': dc2.module_args(),
+                                           'peer_name': names['dialer']},
+            },
+        }],
+    }]
+
+
+def assert_peered(dc1, dc2, names):
+    on_dc1, on_dc2 = read_peering(dc1, names['acceptor']), read_peering(dc2, names['dialer'])
+    assert on_dc1['State'] == 'ACTIVE' and on_dc2['State'] == 'ACTIVE'
+    assert on_dc2['PeerID'] == on_dc1['ID']
+
+
+def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
+    run = run_playbook(plays=role_play(dc1, dc2, names))
+    assert run.returncode == 0, run
+    assert sorted(run.changed_tasks) == ['Establish the peering on the dialing cluster dc2',
+                                         'Generate a peering token on the accepting cluster dc1']
+    assert_peered(dc1, dc2, names)
+
+    marks = dc1.log_mark(), dc2.log_mark()
+    again = run_playbook(plays=role_play(dc1, dc2, names))
+    assert again.returncode == 0, again
+    assert again.changed_tasks == []
+    assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
+    # One read on each side, nothing else.
+    assert [call[0] for call in peering_calls(dc1, marks[0])] == ['GET']
+    assert [call[0] for call in peering_calls(dc2, marks[1])] == ['GET']
+
+
+def test_role_check_mode_on_a_fresh_pair_writes_nothing_and_diffs_both_sides(dc1, dc2, names):
+    marks = dc1.log_mark(), dc2.log_mark()
+    run = run_playbook(plays=role_play(dc1, dc2, names), check=True, diff=True)
+    assert run.returncode == 0, run
+    token = run.result('Generate a peering token on the accepting cluster dc1')
+    establish = run.result('Establish the peering on the dialing cluster dc2')
+    assert token['diff']['before']['state'] == 'absent' and token['diff']['after']['state'] == 'PENDING'
+    assert establish['diff']['before']['state'] == 'absent' and establish['diff']['after']['state'] == 'ESTABLISHING'
+    assert '--- before' in run.stdout and 'accepting cluster dc1' in run.stdout and 'dialing cluster dc2' in run.stdout
+    assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
+    assert read_peering(dc1, names['acceptor']) is None and read_peering(dc2, names['dialer']) is None
+
+
+def test_role_check_mode_on_a_peered_pair_reports_nothing(dc1, dc2, names):
+    assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
+    run = run_playbook(plays=role_play(dc1, dc2, names), check=True, diff=True)
+    assert run.returncode == 0, run
+    assert run.changed_tasks == []
+
+
+def test_role_repairs_a_token_that_was_never_used(dc1, dc2, names):
+    """A run interrupted between token and establish leaves a PENDING acceptor; the next run peers."""
+    dc1.api('POST', '/v1/peering/token', json={'PeerName': names['acceptor']})
+    run = run_playbook(plays=role_play(dc1, dc2, names))
+    assert run.returncode == 0, run
+    assert_peered(dc1, dc2, names)
+
+
+def test_role_repairs_a_pair_whose_dialer_was_deleted(dc1, dc2, names):
+    assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
+    dc2.api('DELETE', '/v1/peering/%s' % names['dialer'])
+    wait_for(lambda: (read_peering(dc1, names['acceptor']) or {}).get('State') == 'TERMINATED', timeout=30,
+             what='acceptor TERMINATED')
+    run = run_playbook(plays=role_play(dc1, dc2, names))
+    assert run.returncode == 0, run
+    assert_peered(dc1, dc2, names)
+
+
+def test_role_absent_removes_both_sides(dc1, dc2, names):
+    assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
+    check = run_playbook(plays=role_play(dc1, dc2, names, state='absent'), check=True)
+    assert len(check.changed_tasks) == 2
+    assert read_peering(dc1, names['acceptor'])['State'] == 'ACTIVE'
+
+    run = run_playbook(plays=role_play(dc1, dc2, names, state='absent'))
+    assert run.returncode == 0, run
+    assert read_peering(dc1, names['acceptor']) is None and read_peering(dc2, names['dialer']) is None
+    again = run_playbook(plays=role_play(dc1, dc2, names, state='absent'))
+    assert again.changed_tasks == []
+
+
+def test_role_rejects_bad_input_before_any_call(dc1, dc2, names):
+    plays = role_play(dc1, dc2, names)
+    plays[0]['tasks'][0]['vars']['cluster_peering_state'] = 'peered'
+    marks = dc1.log_mark(), dc2.log_mark()
+    run = run_playbook(plays=plays)
+    assert run.returncode != 0
+    assert 'cluster_peering_state' in run.stdout + run.stderr
+    assert peering_calls(dc1, marks[0]) == [] and peering_calls(dc2, marks[1]) == []
+
+
+def test_role_never_shows_a_token_at_vvv(dc1, dc2, names):
+    run = run_playbook(plays=role_play(dc1, dc2, names), verbosity=3, diff=True)
+    assert run.returncode == 0, run
+    for secret in (dc1.token, dc2.token):
+        assert secret not in run.output
+    # The establishment secret of the token that was used is stored nowhere we can read it, but the
+    # token's non-secret parts are: the peer ID must show up, the token itself must not.
+    assert read_peering(dc1, names['acceptor'])['ID'] in run.output
+    assert 'EstablishmentSecret' not in run.output and 'PeeringToken' not in run.output
+
+
+# -- the inventory playbooks ---------------------------------------------------------------------
+
+def write_inventory(path, clusters, **group_vars):
+    hosts = dict((cluster.name, {'consul_connection': cluster.module_args()}) for cluster in clusters)
+    with open(path, 'w') as handle:
+        yaml.safe_dump({'all': {'children': {'consul_clusters': {'hosts': hosts, 'vars': group_vars}}}}, handle)
+    return path
+
+
+def playbook_path(name):
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),
+                        'playbooks', '%s.yml' % name)
+
+
+def test_three_clusters_in_a_full_mesh_converge_and_rerun_is_a_noop(cluster_factory, tmp_path):
+    three = cluster_factory(3, acl=True, tls=True)
+    inventory = write_inventory(str(tmp_path / 'inventory.yml'), three, consul_peering_mesh=['dc1', 'dc2', 'dc3'])
+    run = run_playbook(playbook=playbook_path('peer_clusters'), inventory=inventory)
+    assert run.returncode == 0, run
+    for acceptor, dialer in (('dc1', 'dc2'), ('dc1', 'dc3'), ('dc2', 'dc3')):
+        a, d = three[int(acceptor[2:]) - 1], three[int(dialer[2:]) - 1]
+        on_acceptor, on_dialer = read_peering(a, dialer), read_peering(d, acceptor)
+        assert on_acceptor['State'] == 'ACTIVE' and on_dialer['PeerID'] == on_acceptor['ID']
+
+    marks = [cluster.log_mark() for cluster in three]
+    again = run_playbook(playbook=playbook_path('peer_clusters'), inventory=inventory)
+    assert again.returncode == 0, again
+    assert again.changed_tasks == []
+    assert all(write_calls(cluster, mark) == [] for cluster, mark in zip(three, marks))
+
+    removed = run_playbook(playbook=playbook_path('unpeer_clusters'), inventory=inventory)
+    assert removed.returncode == 0, removed
+    assert all(cluster.api('GET', '/v1/peerings').json() == [] for cluster in three)
+
+
+def test_hub_and_spoke_peers_by_fqcn(cluster_factory, tmp_path):
+    three = cluster_factory(3, acl=False, tls=False)
+    inventory = write_inventory(str(tmp_path / 'inventory.yml'), three, consul_peering_hub='dc1',
+                                consul_peering_spokes=['dc2', 'dc3'])
+    run = run_playbook(playbook='consul.peering.peer_clusters', inventory=inventory, check=True)
+    assert run.returncode == 0, run
+    assert all(cluster.api('GET', '/v1/peerings').json() == [] for cluster in three)
+    run = run_playbook(playbook='consul.peering.peer_clusters', inventory=inventory)
+    assert run.returncode == 0, run
+    assert sorted(p['Name'] for p in three[0].api('GET', '/v1/peerings').json()) == ['dc2', 'dc3']
+    assert three[1].api('GET', '/v1/peerings').json()[0]['State'] == 'ACTIVE'
