@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import subprocess
@@ -22,7 +23,9 @@ CALLBACKS = os.path.join(ROOT, 'tests', 'integration', 'callback_plugins')
 
 def collections_path():
     """A folder holding ansible_collections/consul/peering, linked to this work tree."""
-    top = os.path.join(tempfile.gettempdir(), 'consul-peering-collections-%d' % os.getuid())
+    # One folder per work tree, so that two checkouts (a CI clone beside a work tree) never share it.
+    digest = hashlib.sha1(ROOT.encode()).hexdigest()[:10]
+    top = os.path.join(tempfile.gettempdir(), 'consul-peering-collections-%d-%s' % (os.getuid(), digest))
     link = os.path.join(top, 'ansible_collections', 'consul', 'peering')
     if os.path.realpath(link) != ROOT:
         os.makedirs(os.path.dirname(link), exist_ok=True)

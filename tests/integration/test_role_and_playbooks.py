@@ -135,6 +135,8 @@ def test_role_never_shows_a_token_at_vvv(dc1, dc2, names):
     # token's non-secret parts are: the peer ID must show up, the token itself must not.
     assert read_peering(dc1, names['acceptor'])['ID'] in run.output
     assert 'EstablishmentSecret' not in run.output and 'PeeringToken' not in run.output
+    # Every peering token starts with the base64 of '{"CA":'.
+    assert 'eyJDQSI6' not in run.output
 
 
 # -- the inventory playbooks ---------------------------------------------------------------------

@@ -1,0 +1,129 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The collection as users get it: a built tarball, installed; jobs run by ansible-runner (AWX); EE tooling."""
+
+from __future__ import annotations
+
+import glob
+import os
+import subprocess
+import sys
+
+import ansible_runner
+import pytest
+import yaml
+
+from ansible_cli import BIN, ROOT, collections_path, run_playbook
+from peering_helpers import delete_everywhere, read_peering
+
+# Every peering token starts with the base64 of '{"CA":' (Consul marshals the CA field first).
+TOKEN_PREFIX = 'eyJDQSI6'
+
+
+def inventory_for(path, dc1, dc2, acceptor_name, dialer_name):
+    hosts = {
+        'dc1': {'consul_connection': dc1.module_args(), 'consul_peer_name': dialer_name},
+        'dc2': {'consul_connection': dc2.module_args(), 'consul_peer_name': acceptor_name},
+    }
+    # dc1 names its peer after dc2's consul_peer_name, and the other way round.
+    group_vars = {'consul_peerings': [{'acceptor': 'dc1', 'dialer': 'dc2'}]}
+    with open(path, 'w') as handle:
+        yaml.safe_dump({'all': {'children': {'consul_clusters': {'hosts': hosts, 'vars': group_vars}}}}, handle)
+    return path
+
+
+@pytest.fixture(scope='module')
+def tarball(tmp_path_factory):
+    out = tmp_path_factory.mktemp('build')
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(out), ROOT],
+                   check=True, capture_output=True, text=True)
+    (path,) = glob.glob(str(out / 'consul-peering-*.tar.gz'))
+    return path
+
+
+def test_built_tarball_ships_the_collection_and_nothing_else(tarball):
+    listing = subprocess.run(['tar', '-tzf', tarball], check=True, capture_output=True, text=True).stdout.split()
+    for needed in ('plugins/modules/consul_peering.py', 'plugins/module_utils/api.py', 'roles/cluster_peering/tasks/main.yml',
+                   'playbooks/peer_clusters.yml', 'meta/runtime.yml', 'meta/execution-environment.yml',
+                   'requirements.txt', 'bindep.txt', 'README.md', 'CHANGELOG.rst'):
+        assert needed in listing
+    for unwanted in ('.venv', '.ci', 'tests/consul', 'demo', 'Makefile'):
+        assert not any(name == unwanted or name.startswith(unwanted + '/') for name in listing), unwanted
+
+
+def test_installed_tarball_runs_the_peering_playbook(tarball, tmp_path, dc1, dc2):
+    collections = tmp_path / 'collections'
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', tarball, '-p', str(collections)],
+                   check=True, capture_output=True, text=True)
+    names = ('inst-dc2', 'inst-dc1')
+    inventory = inventory_for(str(tmp_path / 'inventory.yml'), dc1, dc2, *names)
+    env = {'ANSIBLE_COLLECTIONS_PATH': str(collections)}
+    try:
+        run = run_playbook(playbook='consul.peering.peer_clusters', inventory=inventory, env=env)
+        assert run.returncode == 0, run
+        assert read_peering(dc1, 'inst-dc2')['State'] == 'ACTIVE'
+        doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), 'consul.peering.consul_peering'],
+                             env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections)),
+                             capture_output=True, text=True, check=True).stdout
+        assert str(collections) in doc
+    finally:
+        delete_everywhere([dc1, dc2], names)
+
+
+def test_ansible_runner_job_events_show_changes_and_no_secrets(tmp_path, dc1, dc2):
+    """AWX runs jobs through ansible-runner: its events and artifacts must carry no token."""
+    private = tmp_path / 'runner'
+    (private / 'project').mkdir(parents=True)
+    (private / 'inventory').mkdir()
+    (private / 'env').mkdir()
+    names = ('awx-dc2', 'awx-dc1')
+    inventory_for(str(private / 'inventory' / 'hosts.yml'), dc1, dc2, *names)
+    with open(os.path.join(ROOT, 'playbooks', 'peer_clusters.yml')) as src:
+        (private / 'project' / 'peer.yml').write_text(src.read())
+    envvars = {'ANSIBLE_COLLECTIONS_PATH': collections_path(), 'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
+               'ANSIBLE_NOCOLOR': '1', 'PATH': BIN + os.pathsep + os.environ['PATH']}
+    (private / 'env' / 'envvars').write_text(yaml.safe_dump(envvars))
+    try:
+        first = ansible_runner.run(private_data_dir=str(private), playbook='peer.yml', quiet=True, verbosity=3)
+        assert first.status == 'successful', first.stdout.read()
+        assert first.stats['changed'] == {'dc1--dc2': 2}
+        second = ansible_runner.run(private_data_dir=str(private), playbook='peer.yml', quiet=True)
+        assert second.status == 'successful'
+        assert second.stats['changed'] == {}
+
+        events = [event for run in (first, second) for event in run.events]
+        changed = [e['event_data']['task'] for e in events
+                   if e['event'] == 'runner_on_ok' and e['stdout'].startswith('changed:')]
+        assert sorted(changed) == ['Establish the peering on the dialing cluster dc2',
+                                   'Generate a peering token on the accepting cluster dc1']
+        token_event = [e for e in events if e['event'] == 'runner_on_ok' and
+                       e['event_data']['task'].startswith('Generate a peering token')][0]
+        assert 'censored' in token_event['stdout']
+        artifacts = ''
+        for path in glob.glob(str(private / 'artifacts' / '**' / '*'), recursive=True):
+            if os.path.isfile(path):
+                with open(path, errors='replace') as handle:
+                    artifacts += handle.read()
+        assert artifacts
+        for secret in (dc1.token, dc2.token, TOKEN_PREFIX, 'EstablishmentSecret'):
+            assert secret not in artifacts
+        assert read_peering(dc2, 'awx-dc1')['State'] == 'ACTIVE'
+    finally:
+        delete_everywhere([dc1, dc2], names)
+
+
+def test_execution_environment_files_work_with_ansible_builder(tmp_path):
+    context = tmp_path / 'context'
+    definition = os.path.join(ROOT, 'docs', 'execution-environment', 'execution-environment.yml')
+    subprocess.run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', definition, '-c', str(context)],
+                   check=True, capture_output=True, text=True)
+    assert (context / 'Containerfile').exists() or (context / 'Dockerfile').exists()
+    # introspect reads meta/execution-environment.yml of every collection under the folder.
+    introspect = subprocess.run([os.path.join(BIN, 'ansible-builder'), 'introspect', '--sanitize', collections_path()],
+                                check=True, capture_output=True, text=True).stdout
+    assert 'requests' in introspect
+    assert 'ca-certificates' in introspect
+
