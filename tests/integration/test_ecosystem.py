@@ -126,4 +126,3 @@ def test_execution_environment_files_work_with_ansible_builder(tmp_path):
                                 check=True, capture_output=True, text=True).stdout
     assert 'requests' in introspect
     assert 'ca-certificates' in introspect
-
