@@ -9,13 +9,13 @@ export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup venv consul units sanity compat integration molecule lint test demo demo-keep clean
+.PHONY: help setup venv consul units sanity compat integration molecule lint docs test demo demo-keep clean
 
 help:
 	@echo "make demo   - build Consul if needed, start two local clusters and peer them with the playbook"
 	@echo "make demo-keep - the same, leaving the clusters running"
 	@echo "make test   - set up everything and run the whole test suite (what .ci/run runs)"
-	@echo "make units | sanity | compat | integration | molecule | lint - one part of the suite"
+	@echo "make units | sanity | compat | integration | molecule | lint | docs - one part of the suite"
 
 setup: venv consul
 
@@ -53,7 +53,10 @@ lint: venv
 	$(BIN)/ansible-lint
 	$(BIN)/antsibull-changelog lint
 
-test: setup units sanity compat integration molecule lint
+docs: venv
+	$(BIN)/python tests/utils/build_docs.py
+
+test: setup units sanity compat integration molecule lint docs
 
 demo: setup
 	$(BIN)/python demo/demo.py
