@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import traceback
 
 try:
@@ -103,8 +104,8 @@ def explain(text):
     return None
 
 
-def _root_cause(exc):
-    """Dig the innermost useful reason out of requests/urllib3's wrapped exceptions."""
+def _innermost(exc):
+    """The innermost exception inside requests/urllib3's wrappers (MaxRetryError and friends)."""
     reason = exc
     for _depth in range(6):
         inner = getattr(reason, 'reason', None)
@@ -113,7 +114,19 @@ def _root_cause(exc):
         if inner is None or inner is reason:
             break
         reason = inner
-    text = str(reason)
+    return reason
+
+
+def _is_timeout(exc):
+    # Once retries are used up, urllib3 reports a timeout as MaxRetryError, which requests raises as a
+    # ConnectionError rather than a Timeout.
+    return isinstance(_innermost(exc), (TimeoutError, socket.timeout)) or \
+        type(_innermost(exc)).__name__ in ('ReadTimeoutError', 'ConnectTimeoutError')
+
+
+def _root_cause(exc):
+    """The innermost useful reason out of requests/urllib3's wrapped exceptions, as text."""
+    text = str(_innermost(exc))
     # urllib3 prefixes "HTTPConnection(host=..., port=...): Failed to establish a new connection: ".
     text = text.rsplit('Failed to establish a new connection: ', maxsplit=1)[-1]
     text = _SSL_SUFFIX.sub('', text)
@@ -223,6 +236,9 @@ class ConsulClient:
             raise ConsulTimeoutError('Consul did not answer %s within %gs (timeout)%s'
                                      % (where, self.connection.timeout, self._unknown_outcome(method)))
         except requests.exceptions.ConnectionError as exc:
+            if _is_timeout(exc):
+                raise ConsulTimeoutError('Consul did not answer %s within %gs (timeout, after %d retries)%s'
+                                         % (where, self.connection.timeout, RETRIES, self._unknown_outcome(method)))
             reason, maybe_sent = _connection_reason(exc)
             raise ConsulConnectionError('Could not reach Consul for %s: %s%s'
                                         % (where, reason, self._unknown_outcome(method) if maybe_sent else ''))

@@ -139,6 +139,10 @@ class PeeringModule:
         seen = 'last error: %s' % last_error if last_error else describe_stream(last)
         raise PeeringError('Timed out after %gs waiting for peering %r to %s; %s' % (timeout, name, goal, seen))
 
+    def wait_until(self, name, done, timeout, goal):
+        """Read the peering until done(peering); fail with the last state seen after `timeout` seconds."""
+        return self._poll(name, timeout, done, goal)
+
     def wait_until_active(self, name, timeout, known=None):
         def done(peering):
             if peering is None or is_deleting(peering):

@@ -75,6 +75,9 @@ notes:
   - "B(accepting side) (this cluster generated a token under that name): fails without a write call when a
     token is given; Consul refuses to dial a peering that is expecting to be dialed."
   - "B(DELETING): waits until Consul has removed it, then establishes."
+  - When the accepting cluster refuses the token (already used, or replaced by a newer one), the module waits
+    up to 10 seconds for the peering to be established with the same accepting side by someone else (two runs
+    racing on one pair), and only then fails.
   - Meta of an existing peering only changes when it is established again with a fresh token. A different
     O(meta) alone is reported as a warning.
   - O(state=absent) works from either side. Deleting one side leaves the other side C(TERMINATED) when the
@@ -169,9 +172,12 @@ actions:
 from ansible_collections.consul.peering.plugins.module_utils.api import PeeringTokenRejectedError
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, decode_peering_token, dialer_matches_token, plan_delete, plan_establish, validate_meta,
-    validate_peer_name,
+    DELETE, ESTABLISH, PeeringError, decode_peering_token, dialer_matches_token, plan_delete, plan_establish,
+    validate_meta, validate_peer_name,
 )
+
+# Seconds a refused token may wait for a concurrent run to finish establishing the same peering.
+RACE_GRACE = 10
 
 
 def main():
@@ -193,11 +199,15 @@ def main():
     def establish():
         try:
             client.establish(name, peering_token, partition, meta)
-        except PeeringTokenRejectedError:
-            # Another run may have established this peering with a newer token for the same acceptor
-            # (two playbooks racing): then the goal is reached and this refusal is not an error.
-            if not dialer_matches_token(peering_module.read(name), token_info):
-                raise
+        except PeeringTokenRejectedError as refused:
+            # Two runs racing on one pair both generate a token; the later token voids the earlier one.
+            # If the other run establishes this peering (same acceptor) within a short grace period, the
+            # goal is reached and the refusal is not an error; otherwise the token really was stale.
+            try:
+                peering_module.wait_until(name, lambda peering: dialer_matches_token(peering, token_info),
+                                          min(RACE_GRACE, params['wait_timeout']), 'be established by another run')
+            except PeeringError:
+                raise refused
 
     with peering_module.failures():
         validate_peer_name(name)

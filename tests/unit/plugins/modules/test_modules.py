@@ -27,6 +27,7 @@ def clean_environment(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
     monkeypatch.setattr(module_util, 'POLL_FIRST', 0.01)
+    monkeypatch.setattr(consul_peering, 'RACE_GRACE', 0.3)
 
 
 @pytest.fixture
@@ -211,6 +212,15 @@ def test_used_token_error_is_clear_and_hides_the_secret(server):
     assert result['failed'] is True
     assert 'already used, or a newer token was generated' in result['msg']
     assert_no_secrets(raw, make_token())
+
+
+def test_refused_token_is_fine_when_a_concurrent_run_established_the_same_peering(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''), (404, ''), (200, make_peering('dialer', 'ACTIVE')))
+    server.script('POST', '/v1/peering/establish', (403, 'invalid peering establishment secret'))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()))
+    assert 'failed' not in result
+    assert result['peering']['State'] == 'ACTIVE'
+    assert writes(server) == [('POST', '/v1/peering/establish')]
 
 
 def test_wait_timeout_reports_last_state_and_stream(server):
