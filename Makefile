@@ -7,7 +7,6 @@ BIN := $(VENV)/bin
 COLLECTIONS := $(VENV)/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
-export PYTHONPATH := $(COLLECTIONS)
 
 .PHONY: help setup venv consul units sanity compat integration molecule lint docs test demo demo-keep clean
 
@@ -35,7 +34,7 @@ consul: venv
 	$(BIN)/python tests/harness/consul_build.py
 
 units: venv
-	$(BIN)/python -m pytest -p no:cacheprovider tests/unit
+	PYTHONPATH=$(COLLECTIONS) $(BIN)/python -m pytest -p no:cacheprovider tests/unit
 
 sanity: venv
 	$(BIN)/python tests/utils/run_sanity.py

@@ -78,6 +78,18 @@ notes:
     task always wins over the environment. Set-but-empty variables count as unset.
 '''
 
+    PEER_NAME = r'''
+options:
+  peer_name:
+    description:
+      - Name this cluster gives the peer cluster. Consul requires a DNS label
+        (1 to 63 lowercase letters, digits and C(-), starting and ending with a letter or digit);
+        it is checked before any call.
+    type: str
+    required: true
+    aliases: [name]
+'''
+
     ATTRIBUTES = r'''
 attributes:
   check_mode:

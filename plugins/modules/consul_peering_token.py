@@ -20,16 +20,9 @@ author:
   - consul.peering maintainers (@consul-peering)
 extends_documentation_fragment:
   - consul.peering.consul
+  - consul.peering.consul.peer_name
   - consul.peering.consul.attributes
 options:
-  peer_name:
-    description:
-      - Name this cluster gives the peer cluster. Consul requires a DNS label
-        (1 to 63 lowercase letters, digits and C(-), starting and ending with a letter or digit);
-        it is checked before any call.
-    type: str
-    required: true
-    aliases: [name]
   server_external_addresses:
     description:
       - Addresses (C(host:port)) the dialing cluster should use to reach this cluster's servers,

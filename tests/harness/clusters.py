@@ -4,24 +4,29 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Start and stop independent single-server Consul clusters on 127.0.0.1.
 
-Each cluster (dc1, dc2, ...) is one Consul server with its own ports, data dir and log file, peering
-and Connect enabled, optionally with ACLs (default deny, a management token made up for the run) and
-HTTPS (a CA, server and client certificates made up for the run, plus an unrelated "wrong" CA).
+Each cluster (dc1, dc2, ...) is one Consul server with its own free ports, data dir and log file, peering
+and Connect enabled, DEBUG logging (one line per HTTP request), optionally with ACLs (default deny, a
+management token made up for the run) and HTTPS (a CA, server and client certificates made up for the
+run, plus an unrelated "wrong" CA; plain HTTP off unless asked for).
 
-Used by the pytest fixtures (ClusterSet as a context manager: every process stops with the test
-session, even when it is killed), and from the command line by the demo, molecule and benchmarks:
+Used by the pytest fixtures (ClusterSet as a context manager: every server stops with the test session,
+even when it is interrupted or killed), and from the command line by the demo, molecule and benchmarks:
 
   clusters.py start --count 2 --state-dir DIR [--no-acl] [--no-tls]   # prints connection details as JSON
   clusters.py status --state-dir DIR
   clusters.py stop --state-dir DIR
+
+Servers started from the command line run in the background, in their own session, until `stop`.
 """
 
 from __future__ import annotations
 
 import argparse
 import atexit
+import collections
 import ctypes
 import datetime
+import ipaddress
 import json
 import os
 import shutil
@@ -30,6 +35,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 
@@ -44,11 +50,15 @@ MISMATCH_HOST = '127.0.0.2'
 PORT_NAMES = ('http', 'https', 'grpc', 'grpc_tls', 'serf_lan', 'serf_wan', 'server')
 READY_TIMEOUT = 90
 STOP_TIMEOUT = 15
-_RUNNING = []  # every Cluster with a live process, for the atexit/SIGTERM safety net
+START_ATTEMPTS = 3  # a port picked as free can be taken by someone else before Consul binds it
+_RUNNING = []  # every Cluster with a live child process, for the atexit/SIGTERM safety net
+_MANAGEMENT = object()  # api()'s default token: the cluster's management token
+
+HttpRequest = collections.namedtuple('HttpRequest', 'method url')
 
 
 class HarnessError(RuntimeError):
-    pass
+    """A cluster did not start, did not become ready or answered an unexpected status."""
 
 
 def free_ports(count):
@@ -66,26 +76,46 @@ def free_ports(count):
     return ports
 
 
-def _die_with_parent():
-    """In the child, before exec: get SIGTERM when the parent dies (Linux prctl PR_SET_PDEATHSIG)."""
-    libc = ctypes.CDLL('libc.so.6', use_errno=True)
-    libc.prctl(1, signal.SIGTERM)
+def _die_with_parent(parent_pid):
+    """Return a preexec_fn: in the child, get SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG)."""
+    def preexec():
+        libc = ctypes.CDLL('libc.so.6', use_errno=True)
+        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+        # The parent may have died between fork and prctl; then no signal will ever come.
+        if os.getppid() != parent_pid:
+            os._exit(1)  # pylint: disable=protected-access
+    return preexec
+
+
+def _per_cluster(value, count, what):
+    """One value for every cluster, or a list with one value per cluster."""
+    if isinstance(value, (list, tuple)):
+        if len(value) != count:
+            raise ValueError('%s has %d values for %d clusters' % (what, len(value), count))
+        return list(value)
+    return [value] * count
 
 
 # -- certificates --------------------------------------------------------------------------
 
 def write_pki(directory, datacenters):
-    """Write a CA, a server certificate per datacenter, a client certificate and an unrelated CA."""
+    """Write a CA, a server certificate per datacenter, a client certificate and an unrelated CA.
+
+    Returns {file name: path}; names are ca.pem, wrong-ca.pem, client.pem, client-key.pem,
+    <dc>-server.pem and <dc>-server-key.pem.
+    """
+    # Imported here so that `--help` and the build resolver do not need the venv.
     from cryptography import x509  # pylint: disable=import-outside-toplevel
     from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
     from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # pylint: disable=import-outside-toplevel
-    import ipaddress  # pylint: disable=import-outside-toplevel
 
     now = datetime.datetime.now(datetime.timezone.utc)
+    # Valid a little in the past too: the servers and the client may disagree slightly about "now".
+    valid = {'not_valid_before': now - datetime.timedelta(minutes=5), 'not_valid_after': now + datetime.timedelta(days=7)}
     paths = {}
 
-    def key_and_pem():
+    def new_key():
         key = ec.generate_private_key(ec.SECP256R1())
         pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())
@@ -96,40 +126,43 @@ def write_pki(directory, datacenters):
         with open(path, 'wb') as handle:
             handle.write(data)
         paths[name] = path
-        return path
 
     def make_ca(common_name):
-        key, key_pem = key_and_pem()
+        key, _pem = new_key()
         subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
         cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
                 .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=7))
+                .not_valid_before(valid['not_valid_before']).not_valid_after(valid['not_valid_after'])
                 .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
                 .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
                                              data_encipherment=False, key_agreement=False, key_cert_sign=True,
                                              crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                 .sign(key, hashes.SHA256()))
-        return key, cert, key_pem
+        return key, cert
 
     def make_leaf(ca_key, ca_cert, common_name, dns_names, ips, usage):
-        key, key_pem = key_and_pem()
+        key, key_pem = new_key()
         sans = [x509.DNSName(name) for name in dns_names] + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
         builder = (x509.CertificateBuilder()
                    .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
                    .issuer_name(ca_cert.subject).public_key(key.public_key())
                    .serial_number(x509.random_serial_number())
-                   .not_valid_before(now - datetime.timedelta(minutes=5)).not_valid_after(now + datetime.timedelta(days=7))
+                   .not_valid_before(valid['not_valid_before']).not_valid_after(valid['not_valid_after'])
                    .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage(usage), critical=False))
+                   .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
+                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+                                  critical=False))
         if sans:
             builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
         return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM), key_pem
 
-    ca_key, ca_cert, _ca_key_pem = make_ca('consul-peering test CA')
+    ca_key, ca_cert = make_ca('consul-peering test CA')
     write('ca.pem', ca_cert.public_bytes(serialization.Encoding.PEM))
-    _wrong_key, wrong_cert, _wrong_pem = make_ca('an unrelated CA')
+    _wrong_key, wrong_cert = make_ca('an unrelated CA')
     write('wrong-ca.pem', wrong_cert.public_bytes(serialization.Encoding.PEM))
     for dc in datacenters:
+        # server.<dc>.consul is the name Consul itself expects for verify_server_hostname.
         cert, key = make_leaf(ca_key, ca_cert, 'server.%s.consul' % dc, ['server.%s.consul' % dc, 'localhost'],
                               [HOST], [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
         write('%s-server.pem' % dc, cert)
@@ -142,7 +175,7 @@ def write_pki(directory, datacenters):
 
 # -- one cluster ---------------------------------------------------------------------------
 
-class Cluster:
+class Cluster:  # pylint: disable=too-many-instance-attributes
     """One single-server Consul cluster (datacenter) on the loopback address."""
 
     def __init__(self, index, base_dir, ports, acl=True, tls=True, verify_incoming=False, http=False, pki=None,
@@ -157,10 +190,11 @@ class Cluster:
         self.ports = dict(ports)
         self.acl = acl
         self.tls = tls
-        self.verify_incoming = verify_incoming
+        self.verify_incoming = verify_incoming and tls
+        # With HTTPS on, plain HTTP stays off unless asked for, so tests really go through TLS.
         self.http = http or not tls
         self.token = (token or str(uuid.uuid4())) if acl else None
-        pki = pki or {}
+        pki = (pki or {}) if tls else {}
         self.ca_file = pki.get('ca.pem')
         self.wrong_ca_file = pki.get('wrong-ca.pem')
         self.client_cert = pki.get('client.pem')
@@ -170,17 +204,23 @@ class Cluster:
         self.process = None
         self.pid = None
 
+    def __repr__(self):
+        return '<Cluster %s %s pid=%s>' % (self.name, self.address, self.pid)
+
     # -- how to reach it --
     @property
     def scheme(self):
+        """'https' when TLS is on, else 'http'."""
         return 'https' if self.tls else 'http'
 
     @property
     def port(self):
+        """The port clients use: HTTPS when TLS is on, else HTTP."""
         return self.ports['https'] if self.tls else self.ports['http']
 
     @property
     def address(self):
+        """scheme://127.0.0.1:port"""
         return '%s://%s:%d' % (self.scheme, self.host, self.port)
 
     def module_args(self):
@@ -218,6 +258,7 @@ class Cluster:
 
     @classmethod
     def from_details(cls, details):
+        """The Cluster that details() described (for `status` and `stop` from another process)."""
         pki = {'ca.pem': details['ca_file'], 'wrong-ca.pem': details['wrong_ca_file'],
                'client.pem': details['client_cert'], 'client-key.pem': details['client_key']}
         cluster = cls(int(details['name'][2:]), details['base_dir'], details['ports'], acl=details['acl'],
@@ -227,13 +268,15 @@ class Cluster:
         return cluster
 
     # -- lifecycle --
-    def _config(self):
+    def config(self):
+        """The agent configuration (JSON) this cluster runs with."""
         ports = {name: self.ports[name] for name in PORT_NAMES}
+        ports['dns'] = -1  # -1 turns a listener off
         if not self.tls:
             ports['https'] = -1
         if not self.http:
             ports['http'] = -1
-        ports['dns'] = -1
+        # A real server rather than -dev: -dev keeps its state in memory, and restart() must keep it.
         config = {
             'datacenter': self.datacenter, 'node_name': '%s-server' % self.name, 'server': True,
             'bootstrap_expect': 1, 'data_dir': self.data_dir, 'bind_addr': HOST, 'advertise_addr': HOST,
@@ -245,6 +288,8 @@ class Cluster:
             config['acl'] = {'enabled': True, 'default_policy': 'deny', 'enable_token_persistence': True,
                              'tokens': {'initial_management': self.token, 'agent': self.token}}
         if self.tls:
+            # Only the HTTPS listener checks client certificates. gRPC TLS (peering) keeps Consul's own
+            # Connect-CA certificate for the peering server name, whatever is configured here.
             config['tls'] = {
                 'defaults': {'ca_file': self.ca_file, 'cert_file': self.server_cert, 'key_file': self.server_key,
                              'verify_incoming': False, 'verify_outgoing': False},
@@ -253,32 +298,42 @@ class Cluster:
         return config
 
     def start(self, binary, daemon=False):
-        """Start the server process (call from the main thread: the parent-death signal is per thread)."""
+        """Start the server process; it is not ready yet (see wait_ready).
+
+        Library mode (daemon=False) ties the server's life to this thread with PR_SET_PDEATHSIG, which the
+        kernel fires when the *thread* that forked exits, so it must be the main thread. daemon=True starts
+        it in a session of its own that outlives this process.
+        """
+        if not daemon and threading.current_thread() is not threading.main_thread():
+            raise HarnessError('start %s from the main thread: its parent-death signal would fire when this '
+                               'thread ends' % self.name)
         os.makedirs(self.data_dir, exist_ok=True)
-        with open(self.config_path, 'w') as handle:
-            json.dump(self._config(), handle, indent=2)
-        log = open(self.log_path, 'ab')  # pylint: disable=consider-using-with
-        kwargs = {'start_new_session': True} if daemon else {'preexec_fn': _die_with_parent}
-        try:
-            self.process = subprocess.Popen([binary, 'agent', '-config-file', self.config_path],  # pylint: disable=consider-using-with
-                                            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
-        finally:
-            log.close()
+        with open(self.config_path, 'w', encoding='utf-8') as handle:
+            json.dump(self.config(), handle, indent=2)
+        os.chmod(self.config_path, 0o600)  # it holds the management token
+        kwargs = {'start_new_session': True} if daemon else {'preexec_fn': _die_with_parent(os.getpid())}
+        with open(self.log_path, 'ab') as log:
+            self.process = subprocess.Popen(  # pylint: disable=consider-using-with
+                [binary, 'agent', '-config-file', self.config_path],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
         self.pid = self.process.pid
         if not daemon:
             _RUNNING.append(self)
 
     def is_running(self):
+        """Whether the server process is alive (also for a server another process started)."""
         if self.process is not None:
             return self.process.poll() is None
         return _pid_is_consul(self.pid, self.config_path)
 
     def wait_ready(self, timeout=READY_TIMEOUT):
-        """Wait for a leader, Connect CA roots, the servers' gRPC TLS port in the catalog and a peering read."""
+        """Wait for a leader, Connect CA roots, the server's gRPC TLS port in the catalog and a peering read."""
         deadline = time.monotonic() + timeout
         checks = (
             ('a leader', '/v1/status/leader', bool),
+            # Without CA roots, generating a token fails with "CA has not finished initializing".
             ('Connect CA roots', '/v1/connect/ca/roots', lambda data: bool(data and data.get('Roots'))),
+            # Peering tokens advertise the servers' grpc_tls_port from the catalog.
             ('the consul service in the catalog', '/v1/catalog/service/consul',
              lambda data: bool(data) and bool((data[0].get('ServiceMeta') or {}).get('grpc_tls_port'))),
             ('the peering endpoints', '/v1/peerings', lambda data: data is not None),
@@ -286,7 +341,8 @@ class Cluster:
         for what, path, ok in checks:
             while True:
                 if not self.is_running():
-                    raise HarnessError('%s exited while waiting for %s; see %s' % (self.name, what, self.log_path))
+                    raise HarnessError('%s exited while waiting for %s; log %s:\n%s'
+                                       % (self.name, what, self.log_path, self.log_tail()))
                 try:
                     response = self.api('GET', path, expect=None, timeout=5)
                     if response.status_code == 200 and ok(response.json()):
@@ -294,11 +350,12 @@ class Cluster:
                 except (requests.RequestException, ValueError):
                     pass
                 if time.monotonic() > deadline:
-                    raise HarnessError('%s: no %s after %ds; see %s' % (self.name, what, timeout, self.log_path))
+                    raise HarnessError('%s: no %s after %ds; log %s:\n%s'
+                                       % (self.name, what, timeout, self.log_path, self.log_tail()))
                 time.sleep(0.2)
 
     def stop(self):
-        """Stop the server (SIGTERM, then SIGKILL) and wait until it is gone."""
+        """Stop the server (SIGTERM, then SIGKILL after a timeout) and wait until it is gone."""
         if self.process is not None:
             if self.process.poll() is None:
                 self.process.terminate()
@@ -309,23 +366,52 @@ class Cluster:
                     self.process.wait()
             self.process = None
         elif self.pid and _pid_is_consul(self.pid, self.config_path):
-            _kill_pid(self.pid)
+            _kill_pid(self.pid, self.config_path)
         if self in _RUNNING:
             _RUNNING.remove(self)
 
     def restart(self, binary=None, wait=True):
-        """Stop and start again with the same ports, data and tokens."""
+        """Stop and start again with the same ports, data dir, certificates and token."""
         self.stop()
         self.start(binary or consul_binary(allow_build=False))
         if wait:
             self.wait_ready()
 
+    def rss_mib(self):
+        """The server's resident memory in MiB (0 when it is not running)."""
+        try:
+            with open('/proc/%d/status' % self.pid, encoding='ascii') as handle:
+                for line in handle:
+                    if line.startswith('VmRSS:'):
+                        return int(line.split()[1]) / 1024.0
+        except (OSError, TypeError):
+            pass
+        return 0.0
+
+    def log_tail(self, lines=20):
+        """The last lines of the server's log, with the management token masked."""
+        try:
+            with open(self.log_path, 'rb') as handle:
+                handle.seek(max(0, os.path.getsize(self.log_path) - 8192))
+                text = handle.read().decode('utf-8', 'replace')
+        except OSError:
+            return '(no log)'
+        if self.token:
+            text = text.replace(self.token, '<management token>')
+        return '\n'.join(text.splitlines()[-lines:])
+
+    def bind_failed(self):
+        """Whether the server exited because one of its ports was taken."""
+        return not self.is_running() and 'address already in use' in self.log_tail(lines=50)
+
     # -- talking to it --
-    def api(self, method, path, json=None, token=None, expect=(200,), timeout=30):  # pylint: disable=redefined-outer-name
-        """One plain HTTP call with the management token (or `token`); checks the status unless expect=None."""
-        headers = {}
-        if token or self.token:
-            headers['X-Consul-Token'] = token or self.token
+    def api(self, method, path, json=None, token=_MANAGEMENT, expect=(200,), timeout=30):  # pylint: disable=redefined-outer-name
+        """One plain HTTP call, with the management token unless `token` is given (None: no token).
+
+        Raises HarnessError when the status is not in `expect`; expect=None returns any response.
+        """
+        token = self.token if token is _MANAGEMENT else token
+        headers = {'X-Consul-Token': token} if token else {}
         kwargs = {}
         if self.tls:
             kwargs['verify'] = self.ca_file
@@ -346,8 +432,12 @@ class Cluster:
             return 0
 
     def http_requests(self, since=0, settle=0.3):
-        """(method, url) of every HTTP request Consul logged after the mark, oldest first."""
-        time.sleep(settle)  # let the server finish writing the lines of calls that just returned
+        """HttpRequest(method, url) of every HTTP call Consul logged after the mark, oldest first.
+
+        Consul logs `agent.http: Request finished: method=GET url=/v1/... from=...` at DEBUG level once a
+        call is answered; `settle` waits for the lines of calls that just returned.
+        """
+        time.sleep(settle)
         with open(self.log_path, 'rb') as handle:
             handle.seek(since)
             text = handle.read().decode('utf-8', 'replace')
@@ -355,11 +445,12 @@ class Cluster:
         for line in text.splitlines():
             if 'agent.http: Request finished:' in line:
                 fields = dict(part.split('=', 1) for part in line.split() if '=' in part)
-                calls.append((fields.get('method'), fields.get('url')))
+                calls.append(HttpRequest(fields.get('method'), fields.get('url')))
         return calls
 
 
 def _pid_is_consul(pid, config_path):
+    """Whether `pid` is still the server of `config_path` (and not a reused pid or a zombie)."""
     try:
         with open('/proc/%d/cmdline' % pid, 'rb') as handle:
             return config_path.encode() in handle.read()
@@ -367,16 +458,18 @@ def _pid_is_consul(pid, config_path):
         return False
 
 
-def _kill_pid(pid):
-    try:
-        os.kill(pid, signal.SIGTERM)
+def _kill_pid(pid, config_path):
+    """SIGTERM a server this process did not start, SIGKILL it after a timeout, and wait until it is gone."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            return
         deadline = time.monotonic() + STOP_TIMEOUT
         while time.monotonic() < deadline:
-            os.kill(pid, 0)
+            if not _pid_is_consul(pid, config_path):
+                return
             time.sleep(0.1)
-        os.kill(pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
 
 
 # -- a set of clusters ---------------------------------------------------------------------
@@ -387,33 +480,47 @@ class ClusterSet:
     def __init__(self, clusters, base_dir, owns_dir):
         self.clusters = clusters
         self.base_dir = base_dir
+        self.start_seconds = None
+        self.kept_logs = None  # base_dir, once stop() kept the logs
         self._owns_dir = owns_dir
+        self._stopped = False
 
     @classmethod
     def start(cls, count=2, acl=True, tls=True, base_dir=None, verify_incoming=False, http=False, daemon=False,
               binary=None):
-        """Start `count` clusters and wait until all of them serve peering calls."""
+        """Start `count` clusters dc1..dc<count> and wait until all of them serve peering calls.
+
+        acl, tls, verify_incoming and http take one value for all clusters or a list with one per cluster.
+        base_dir=None uses a temporary folder that is removed on a clean stop. daemon=True (the command
+        line) leaves the servers running after this process exits.
+        """
+        started = time.monotonic()
         binary = binary or consul_binary()
         owns_dir = base_dir is None
         base_dir = base_dir or tempfile.mkdtemp(prefix='consul-peering-clusters-')
         os.makedirs(base_dir, exist_ok=True)
+        acl, tls, verify_incoming, http = (_per_cluster(value, count, name) for value, name in (
+            (acl, 'acl'), (tls, 'tls'), (verify_incoming, 'verify_incoming'), (http, 'http')))
         names = ['dc%d' % index for index in range(1, count + 1)]
-        pki = write_pki(base_dir, names) if tls else None
-        ports = free_ports(count * len(PORT_NAMES))
+        pki = write_pki(base_dir, names) if any(tls) else None
+        ports = iter(free_ports(count * len(PORT_NAMES)))  # all at once, so that no two clusters share one
         clusters = []
-        for index in range(1, count + 1):
-            own = dict(zip(PORT_NAMES, ports[(index - 1) * len(PORT_NAMES):index * len(PORT_NAMES)]))
-            clusters.append(Cluster(index, os.path.join(base_dir, 'dc%d' % index), own, acl=acl, tls=tls,
-                                    verify_incoming=verify_incoming, http=http, pki=pki))
+        for index, name in enumerate(names, start=1):
+            own_ports = {port_name: next(ports) for port_name in PORT_NAMES}
+            clusters.append(Cluster(index, os.path.join(base_dir, name), own_ports, acl=acl[index - 1],
+                                    tls=tls[index - 1], verify_incoming=verify_incoming[index - 1],
+                                    http=http[index - 1], pki=pki))
         cluster_set = cls(clusters, base_dir, owns_dir)
         try:
-            for cluster in clusters:  # start all first (main thread), then wait: they boot in parallel
+            # Start all, then wait: the servers boot in parallel.
+            for cluster in clusters:
                 cluster.start(binary, daemon=daemon)
             for cluster in clusters:
-                cluster.wait_ready()
+                _wait_ready_or_rebind(cluster, binary, daemon)
         except BaseException:
             cluster_set.stop(keep_logs=True)
             raise
+        cluster_set.start_seconds = time.monotonic() - started
         return cluster_set
 
     def __enter__(self):
@@ -432,62 +539,96 @@ class ClusterSet:
         return self.clusters[index]
 
     def stop(self, keep_logs=False):
-        """Stop every cluster; remove the files unless asked to keep them (then print where they are)."""
+        """Stop every cluster; remove the temporary files unless asked to keep them (then say where)."""
         for cluster in self.clusters:
             cluster.stop()
+        if self._stopped:
+            return  # the files were kept or removed the first time
+        self._stopped = True
         if keep_logs:
+            self.kept_logs = self.base_dir
             print('consul-peering harness: logs kept in %s' % self.base_dir, file=sys.stderr)
         elif self._owns_dir:
             shutil.rmtree(self.base_dir, ignore_errors=True)
 
     def details(self):
+        """details() of every cluster, as a list (includes the management tokens)."""
         return [cluster.details() for cluster in self.clusters]
 
     def save(self, state_dir):
-        with open(os.path.join(state_dir, 'clusters.json'), 'w') as handle:
+        """Write details() to state_dir/clusters.json, readable by the owner only (it holds tokens)."""
+        path = os.path.join(state_dir, 'clusters.json')
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w', encoding='utf-8') as handle:
             json.dump(self.details(), handle, indent=2)
 
     @classmethod
     def load(cls, state_dir):
-        with open(os.path.join(state_dir, 'clusters.json')) as handle:
+        """The ClusterSet that save() wrote to state_dir."""
+        with open(os.path.join(state_dir, 'clusters.json'), encoding='utf-8') as handle:
             return cls([Cluster.from_details(d) for d in json.load(handle)], state_dir, owns_dir=False)
 
 
-def _stop_everything(*_args):
+def _wait_ready_or_rebind(cluster, binary, daemon):
+    """wait_ready(), starting again on new ports when a port we picked was taken before Consul bound it."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        try:
+            cluster.wait_ready()
+            return
+        except HarnessError:
+            if attempt == START_ATTEMPTS or not cluster.bind_failed():
+                raise
+        cluster.stop()
+        cluster.ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+        cluster.start(binary, daemon=daemon)
+
+
+def _stop_everything():
     for cluster in list(_RUNNING):
         cluster.stop()
 
 
-def _on_sigterm(signum, frame):
+def _on_sigterm(signum, _frame):
+    """Stop our servers, then die of the same signal as we would have without this handler."""
+    kept = sorted(set(os.path.dirname(cluster.base_dir) for cluster in _RUNNING))
     _stop_everything()
+    for base_dir in kept:
+        print('consul-peering harness: logs kept in %s' % base_dir, file=sys.stderr)
     signal.signal(signum, signal.SIG_DFL)
     os.kill(os.getpid(), signum)
 
 
+# Library mode: Ctrl-C raises KeyboardInterrupt, which unwinds through `with ClusterSet` and pytest's
+# fixture teardown; atexit catches what is left; SIGTERM (which Python does not turn into an exception)
+# gets its own handler; SIGKILL is covered by the servers' parent-death signal.
 atexit.register(_stop_everything)
-if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
+if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
+        signal.SIG_DFL, None):
     signal.signal(signal.SIGTERM, _on_sigterm)
 
 
 # -- command line ----------------------------------------------------------------------------
 
 def main(argv=None):
+    """Command line: start, status or stop the clusters of a state dir."""
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = parser.add_subparsers(dest='command', required=True)
     start = sub.add_parser('start', help='start clusters in the background and print their details as JSON')
-    start.add_argument('--count', type=int, default=2)
+    start.add_argument('--count', type=int, default=2, help='number of clusters, dc1..dcN (default: 2)')
     start.add_argument('--no-acl', dest='acl', action='store_false', help='ACLs off (default: on, default deny)')
     start.add_argument('--no-tls', dest='tls', action='store_false', help='plain HTTP (default: HTTPS only)')
     start.add_argument('--http', action='store_true', help='also listen on plain HTTP when TLS is on')
     start.add_argument('--verify-incoming', action='store_true', help='require client certificates on HTTPS')
-    for name in ('start', 'status', 'stop'):
-        (start if name == 'start' else sub.add_parser(name, help='%s the clusters of a state dir' % name)) \
-            .add_argument('--state-dir', required=True, help='folder holding clusters.json, configs, data and logs')
+    status = sub.add_parser('status', help='show which clusters of a state dir run (exit 1 if any does not)')
+    stop = sub.add_parser('stop', help='stop the clusters of a state dir (exit 0 also when already stopped)')
+    for command in (start, status, stop):
+        command.add_argument('--state-dir', required=True,
+                             help='folder holding clusters.json, configs, certificates, data and logs')
     options = parser.parse_args(argv)
     state_dir = os.path.abspath(options.state_dir)
+    state_file = os.path.join(state_dir, 'clusters.json')
 
     if options.command == 'start':
-        if os.path.exists(os.path.join(state_dir, 'clusters.json')):
+        if os.path.exists(state_file):
             ClusterSet.load(state_dir).stop(keep_logs=True)
         try:
             cluster_set = ClusterSet.start(options.count, acl=options.acl, tls=options.tls, base_dir=state_dir,
@@ -496,20 +637,22 @@ def main(argv=None):
             print('error: %s' % exc, file=sys.stderr)
             return 1
         cluster_set.save(state_dir)
+        # The one place tokens are printed: connection details for scripts, on request.
         print(json.dumps(cluster_set.details(), indent=2))
+        print('started %d clusters in %.1f s' % (len(cluster_set), cluster_set.start_seconds), file=sys.stderr)
         return 0
 
-    if not os.path.exists(os.path.join(state_dir, 'clusters.json')):
+    if not os.path.exists(state_file):
         print('no clusters in %s' % state_dir, file=sys.stderr)
         return 0 if options.command == 'stop' else 1
     cluster_set = ClusterSet.load(state_dir)
     if options.command == 'status':
-        for cluster in cluster_set:
-            print('%s %s %s pid %s' % (cluster.name, cluster.address,
-                                       'running' if cluster.is_running() else 'stopped', cluster.pid))
-        return 0
+        running = [cluster.is_running() for cluster in cluster_set]
+        for cluster, up in zip(cluster_set, running):
+            print('%s %s %s pid %s' % (cluster.name, cluster.address, 'running' if up else 'stopped', cluster.pid))
+        return 0 if all(running) else 1
     cluster_set.stop(keep_logs=True)
-    os.unlink(os.path.join(state_dir, 'clusters.json'))
+    os.unlink(state_file)
     print('stopped %d clusters; logs in %s' % (len(cluster_set), state_dir))
     return 0
 

@@ -67,11 +67,18 @@ class Run:
         return '<Run rc=%d>\nSTDOUT:\n%s\nSTDERR:\n%s' % (self.returncode, self.stdout[-6000:], self.stderr[-3000:])
 
 
+def user_environ(**extra):
+    """What a user's shell would have: no Consul or Ansible settings, and no PYTHONPATH that could make
+    Ansible find this work tree instead of the collection a test installed."""
+    environ = dict((name, value) for name, value in os.environ.items()
+                   if not name.startswith(('CONSUL_', 'ANSIBLE_')) and name != 'PYTHONPATH')
+    environ['PATH'] = BIN + os.pathsep + environ.get('PATH', '')
+    environ.update(extra)
+    return environ
+
+
 def _environment(workdir, env):
-    environ = dict(os.environ)
-    for name in list(environ):
-        if name.startswith('CONSUL_') or name.startswith('ANSIBLE_'):
-            del environ[name]
+    environ = user_environ()
     environ.update({
         'ANSIBLE_COLLECTIONS_PATH': collections_path(),
         'ANSIBLE_CALLBACK_PLUGINS': CALLBACKS,
@@ -82,7 +89,6 @@ def _environment(workdir, env):
         'ANSIBLE_HOST_KEY_CHECKING': 'false',
         'ANSIBLE_LOCAL_TEMP': os.path.join(workdir, 'tmp'),
         'ANSIBLE_RETRY_FILES_ENABLED': 'false',
-        'PATH': BIN + os.pathsep + environ.get('PATH', ''),
     })
     environ.update(env or {})
     return environ

@@ -3,7 +3,12 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Real Consul clusters for the integration tests, started once per session and always stopped."""
+"""Real Consul clusters for the integration tests, started once per session and always stopped.
+
+Fixtures: `clusters` (dc1 and dc2, ACLs on with default deny, HTTPS only), `dc1`, `dc2`, and
+`cluster_factory(count, acl=..., tls=..., verify_incoming=..., http=...)` for other shapes. When any test
+failed, the servers' logs are kept and the summary at the end of the run says where.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +17,26 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
+# realpath: a test may link this file into a scratch folder (see test_harness_smoke.py).
+HERE = os.path.dirname(os.path.realpath(__file__))
+# tests/harness is not a package of the collection; the helpers beside this file are plain modules too.
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'harness'))
 sys.path.insert(0, HERE)
 
 from clusters import ClusterSet  # noqa: E402  pylint: disable=wrong-import-position
 
+_KEPT_LOGS = pytest.StashKey[list]()
+_NOTES = pytest.StashKey[list]()
+
+
+def pytest_configure(config):
+    config.stash[_KEPT_LOGS] = []
+    config.stash[_NOTES] = []
+
 
 @pytest.fixture(scope='session')
 def cluster_factory(request):
-    """Start more clusters on demand: cluster_factory(count, acl=..., tls=..., ...). Stopped at session end."""
+    """Start clusters on demand: cluster_factory(count, **ClusterSet.start options). Stopped at session end."""
     started = []
 
     def start(count=2, **options):
@@ -30,9 +45,12 @@ def cluster_factory(request):
         return cluster_set
 
     yield start
+    # The outcome of the last test is already counted when session fixtures are torn down.
     failed = request.session.testsfailed > 0
     for cluster_set in started:
         cluster_set.stop(keep_logs=failed)
+        if cluster_set.kept_logs:
+            request.config.stash[_KEPT_LOGS].append(cluster_set.kept_logs)
 
 
 @pytest.fixture(scope='session')
@@ -43,9 +61,30 @@ def clusters(cluster_factory):
 
 @pytest.fixture(scope='session')
 def dc1(clusters):
+    """The first cluster of `clusters`."""
     return clusters[0]
 
 
 @pytest.fixture(scope='session')
 def dc2(clusters):
+    """The second cluster of `clusters`."""
     return clusters[1]
+
+
+@pytest.fixture
+def harness_note(request):
+    """note(text): a line for the summary at the end of the run (measurements worth seeing without -s)."""
+    return request.config.stash[_NOTES].append
+
+
+def pytest_terminal_summary(terminalreporter, config):
+    """Print the harness's measurements, and where the logs of a failed run are."""
+    notes, kept = config.stash.get(_NOTES, []), config.stash.get(_KEPT_LOGS, [])
+    if notes:
+        terminalreporter.section('consul harness')
+        for line in notes:
+            terminalreporter.write_line(line)
+    if kept:
+        terminalreporter.section('consul logs kept')
+        for path in kept:
+            terminalreporter.write_line('consul-peering harness: logs kept in %s' % path)

@@ -16,7 +16,7 @@ import ansible_runner
 import pytest
 import yaml
 
-from ansible_cli import BIN, ROOT, collections_path, run_playbook
+from ansible_cli import BIN, ROOT, collections_path, run_playbook, user_environ
 from peering_helpers import delete_everywhere, read_peering
 
 # Every peering token starts with the base64 of '{"CA":' (Consul marshals the CA field first).
@@ -39,7 +39,7 @@ def inventory_for(path, dc1, dc2, acceptor_name, dialer_name):
 def tarball(tmp_path_factory):
     out = tmp_path_factory.mktemp('build')
     subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'build', '--output-path', str(out), ROOT],
-                   check=True, capture_output=True, text=True)
+                   check=True, capture_output=True, text=True, env=user_environ())
     (path,) = glob.glob(str(out / 'consul-peering-*.tar.gz'))
     return path
 
@@ -57,7 +57,7 @@ def test_built_tarball_ships_the_collection_and_nothing_else(tarball):
 def test_installed_tarball_runs_the_peering_playbook(tarball, tmp_path, dc1, dc2):
     collections = tmp_path / 'collections'
     subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', tarball, '-p', str(collections)],
-                   check=True, capture_output=True, text=True)
+                   check=True, capture_output=True, text=True, env=user_environ(ANSIBLE_COLLECTIONS_PATH=str(collections)))
     names = ('inst-dc2', 'inst-dc1')
     inventory = inventory_for(str(tmp_path / 'inventory.yml'), dc1, dc2, *names)
     env = {'ANSIBLE_COLLECTIONS_PATH': str(collections)}
@@ -66,7 +66,7 @@ def test_installed_tarball_runs_the_peering_playbook(tarball, tmp_path, dc1, dc2
         assert run.returncode == 0, run
         assert read_peering(dc1, 'inst-dc2')['State'] == 'ACTIVE'
         doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), 'consul.peering.consul_peering'],
-                             env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(collections)),
+                             env=user_environ(ANSIBLE_COLLECTIONS_PATH=str(collections)),
                              capture_output=True, text=True, check=True).stdout
         assert str(collections) in doc
     finally:
@@ -84,7 +84,7 @@ def test_ansible_runner_job_events_show_changes_and_no_secrets(tmp_path, dc1, dc
     with open(os.path.join(ROOT, 'playbooks', 'peer_clusters.yml')) as src:
         (private / 'project' / 'peer.yml').write_text(src.read())
     envvars = {'ANSIBLE_COLLECTIONS_PATH': collections_path(), 'ANSIBLE_PYTHON_INTERPRETER': sys.executable,
-               'ANSIBLE_NOCOLOR': '1', 'PATH': BIN + os.pathsep + os.environ['PATH']}
+               'ANSIBLE_NOCOLOR': '1', 'PATH': user_environ()['PATH']}
     (private / 'env' / 'envvars').write_text(yaml.safe_dump(envvars))
     try:
         first = ansible_runner.run(private_data_dir=str(private), playbook='peer.yml', quiet=True, verbosity=3)
@@ -119,10 +119,10 @@ def test_execution_environment_files_work_with_ansible_builder(tmp_path):
     context = tmp_path / 'context'
     definition = os.path.join(ROOT, 'docs', 'execution-environment', 'execution-environment.yml')
     subprocess.run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', definition, '-c', str(context)],
-                   check=True, capture_output=True, text=True)
+                   check=True, capture_output=True, text=True, env=user_environ())
     assert (context / 'Containerfile').exists() or (context / 'Dockerfile').exists()
     # introspect reads meta/execution-environment.yml of every collection under the folder.
     introspect = subprocess.run([os.path.join(BIN, 'ansible-builder'), 'introspect', '--sanitize', collections_path()],
-                                check=True, capture_output=True, text=True).stdout
+                                check=True, capture_output=True, text=True, env=user_environ()).stdout
     assert 'requests' in introspect
     assert 'ca-certificates' in introspect
