@@ -8,11 +8,12 @@ COLLECTIONS := $(VENV)/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help setup venv consul units sanity compat integration molecule lint docs test demo demo-keep clean
+.PHONY: help setup venv consul units sanity compat integration molecule lint docs test bench demo demo-keep clean
 
 help:
 	@echo "make demo   - build Consul if needed, start two local clusters and peer them with the playbook"
 	@echo "make demo-keep - the same, leaving the clusters running"
+	@echo "make bench  - benchmarks against baselines in the same run (see docs/performance.md)"
 	@echo "make test   - set up everything and run the whole test suite (what .ci/run runs)"
 	@echo "make units | sanity | compat | integration | molecule | lint | docs - one part of the suite"
 
@@ -56,6 +57,9 @@ docs: venv
 	$(BIN)/python tests/utils/build_docs.py
 
 test: setup units sanity compat integration molecule lint docs
+
+bench: setup
+	$(BIN)/python bench/run.py
 
 demo: setup
 	$(BIN)/python demo/demo.py

@@ -31,12 +31,10 @@ MASK = '********'
 class PeeringModule:
     """An AnsibleModule with the shared connection options, a Consul client and one executor for plans."""
 
-    def __init__(self, argument_spec, **kwargs):
+    def __init__(self, argument_spec):
         spec = connection_argument_spec()
         spec.update(argument_spec)
-        required_by = dict(CONNECTION_REQUIRED_BY)
-        required_by.update(kwargs.pop('required_by', {}))
-        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by=required_by, **kwargs)
+        self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by=CONNECTION_REQUIRED_BY)
         self.params = self.module.params
         self.partition = self.params.get('partition') or None
         self._secrets = set()
