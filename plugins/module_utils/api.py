@@ -242,6 +242,10 @@ class ConsulClient:
             reason, maybe_sent = _connection_reason(exc)
             raise ConsulConnectionError('Could not reach Consul for %s: %s%s'
                                         % (where, reason, self._unknown_outcome(method) if maybe_sent else ''))
+        except requests.exceptions.ChunkedEncodingError as exc:
+            reason = 'connection reset by peer' if 'reset' in str(exc).lower() else _root_cause(exc)
+            raise ConsulConnectionError("The connection broke while reading Consul's answer to %s (%s)%s"
+                                        % (where, reason, self._unknown_outcome(method)))
         except requests.exceptions.RequestException as exc:
             raise ConsulConnectionError('%s failed: %s%s' % (where, _root_cause(exc), self._unknown_outcome(method)))
 

@@ -449,13 +449,24 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         return calls
 
 
-def _pid_is_consul(pid, config_path):
-    """Whether `pid` is still the server of `config_path` (and not a reused pid or a zombie)."""
+def _server_state(pid, config_path):
+    """'running' while `pid` is the server of `config_path`; 'zombie' once it exited but is not yet reaped;
+    'gone' when the pid is free or belongs to another process now."""
     try:
+        with open('/proc/%d/stat' % pid, encoding='utf-8', errors='replace') as handle:
+            state = handle.read().rsplit(')', 1)[1].split()[0]
         with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-            return config_path.encode() in handle.read()
-    except (OSError, TypeError):
-        return False
+            cmdline = handle.read()
+    except (OSError, TypeError, IndexError):
+        return 'gone'
+    if state in ('Z', 'X'):
+        return 'zombie'
+    return 'running' if config_path.encode() in cmdline else 'gone'
+
+
+def _pid_is_consul(pid, config_path):
+    """Whether `pid` is still the running server of `config_path` (not a reused pid, not a zombie)."""
+    return _server_state(pid, config_path) == 'running'
 
 
 def _kill_pid(pid, config_path):
@@ -466,10 +477,15 @@ def _kill_pid(pid, config_path):
         except ProcessLookupError:
             return
         deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline:
-            if not _pid_is_consul(pid, config_path):
-                return
+        while time.monotonic() < deadline and _pid_is_consul(pid, config_path):
             time.sleep(0.1)
+        if not _pid_is_consul(pid, config_path):
+            break
+    # Its parent (init, for a server started from the command line) reaps it; until then `pgrep` still
+    # lists it. Wait a little for that, but it is not ours to reap.
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and _server_state(pid, config_path) == 'zombie':
+        time.sleep(0.05)
 
 
 # -- a set of clusters ---------------------------------------------------------------------

@@ -7,7 +7,8 @@
 
 Rules match a method and a path prefix and hold a list of faults used in order (the last one repeats):
 PASS forwards the call; ('status', code, body) answers without forwarding; RESET closes the connection
-without answering (TCP RST); ('delay', seconds) waits, then forwards.
+without answering (TCP RST); RESET_MID_BODY forwards, sends the status line, the headers and half of the
+body, then resets; ('delay', seconds) waits, then forwards.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import requests
 
 PASS = 'pass'
 RESET = 'reset'
+RESET_MID_BODY = 'reset-mid-body'
 
 
 class FaultProxy:
@@ -78,9 +80,7 @@ class FaultProxy:
                 proxy.calls.append((self.command, self.path))
                 fault = proxy._fault_for(self.command, self.path)
                 if fault == RESET:
-                    self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-                    self.connection.close()
-                    self.close_connection = True
+                    self._reset()
                     return
                 if isinstance(fault, tuple) and fault[0] == 'status':
                     self._answer(fault[1], fault[2].encode())
@@ -94,15 +94,27 @@ class FaultProxy:
                                                 timeout=60)
                 except requests.RequestException:
                     return  # the client gave up first (it timed out): nothing to answer
+                if fault == RESET_MID_BODY:
+                    self._answer(response.status_code, response.content, cut=True)
+                    return
                 self._answer(response.status_code, response.content)
 
-            def _answer(self, status, data):
+            def _reset(self):
+                # SO_LINGER 0 makes close() send a TCP RST: a real "connection reset by peer".
+                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+                self.connection.close()
+                self.close_connection = True
+
+            def _answer(self, status, data, cut=False):
                 try:
                     self.send_response(status)
                     self.send_header('Content-Type', 'application/json')
                     self.send_header('Content-Length', str(len(data)))
                     self.end_headers()
-                    self.wfile.write(data)
+                    self.wfile.write(data[:len(data) // 2] if cut else data)
+                    if cut:
+                        self.wfile.flush()
+                        self._reset()
                 except OSError:
                     pass
 

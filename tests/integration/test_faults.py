@@ -13,7 +13,7 @@ import pytest
 
 from ansible_cli import run_playbook
 from clusters import MISMATCH_HOST
-from fault_proxy import PASS, RESET, FaultProxy
+from fault_proxy import PASS, RESET, RESET_MID_BODY, FaultProxy
 from peering_helpers import delete_everywhere, read_peering, task, unique_name, wait_for
 
 
@@ -55,6 +55,16 @@ def test_a_read_reset_before_the_answer_is_retried(proxy, plain):
     run = run_playbook([info_task(proxy, plain[0], name='dc9')])
     assert run.returncode == 0, run
     assert len(proxy.calls) == 2
+
+
+def test_a_reset_in_the_middle_of_an_answer_is_a_clear_error(proxy, plain):
+    proxy.inject('GET', '/v1/peerings', RESET_MID_BODY)
+    run = run_playbook([info_task(proxy, plain[0])])
+    assert run.returncode != 0
+    message = run.result('Info')['msg']
+    assert "The connection broke while reading Consul's answer to GET http://127.0.0.1:%d/v1/peerings " \
+        '(connection reset by peer)' % proxy.port in message
+    assert 'Traceback' not in run.output
 
 
 def test_a_write_answered_503_is_reported_once_and_changes_nothing(proxy, plain):

@@ -181,7 +181,7 @@ def test_a_failing_test_leaves_no_consul_running_and_keeps_the_logs(tmp_path):
     assert 'failing on purpose' in result.stdout
     pids = set(int(pid) for pid in pid_file.read_text().split())
     assert len(pids) == 2 and not consul_pids() & pids
-    kept = [line.rsplit(' ', 1)[1] for line in result.stdout.splitlines() if 'logs kept in' in line]
+    kept = sorted(set(line.rsplit(' ', 1)[1] for line in result.stdout.splitlines() if 'logs kept in' in line))
     assert len(kept) == 1, result.stdout
     assert os.path.getsize(os.path.join(kept[0], 'dc1', 'consul.log')) > 0
     shutil.rmtree(kept[0])

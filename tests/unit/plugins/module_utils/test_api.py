@@ -153,7 +153,8 @@ def test_delete_is_idempotent_in_consul_so_it_is_retried(server):
 
 def test_a_reset_in_the_middle_of_a_body_is_a_clear_error(server):
     server.script('GET', '/v1/peering/dc2', RESET_MID_BODY)
-    with pytest.raises(ConsulConnectionError, match='GET http://127.0.0.1:%d/v1/peering/dc2' % server.port):
+    with pytest.raises(ConsulConnectionError, match="broke while reading Consul's answer to GET "
+                                                    'http://127.0.0.1:%d/v1/peering/dc2' % server.port):
         client_for(server).read_peering('dc2')
 
 
