@@ -203,6 +203,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         self.server_key = pki.get('%s-server-key.pem' % self.name)
         self.process = None
         self.pid = None
+        self._start_mark = 0
 
     def __repr__(self):
         return '<Cluster %s %s pid=%s>' % (self.name, self.address, self.pid)
@@ -312,6 +313,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
             json.dump(self.config(), handle, indent=2)
         os.chmod(self.config_path, 0o600)  # it holds the management token
         kwargs = {'start_new_session': True} if daemon else {'preexec_fn': _die_with_parent(os.getpid())}
+        self._start_mark = self.log_mark()
         with open(self.log_path, 'ab') as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
                 [binary, 'agent', '-config-file', self.config_path],
@@ -340,11 +342,12 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         )
         for what, path, ok in checks:
             while True:
-                if not self.is_running():
-                    raise HarnessError('%s exited while waiting for %s; log %s:\n%s'
+                if not self.is_running() or self._start_failed():
+                    self.stop(graceful=False)
+                    raise HarnessError('%s failed while waiting for %s; log %s:\n%s'
                                        % (self.name, what, self.log_path, self.log_tail()))
                 try:
-                    response = self.api('GET', path, expect=None, timeout=5)
+                    response = self.api('GET', path, expect=None, timeout=2)
                     if response.status_code == 200 and ok(response.json()):
                         break
                 except (requests.RequestException, ValueError):
@@ -354,11 +357,15 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
                                        % (self.name, what, timeout, self.log_path, self.log_tail()))
                 time.sleep(0.2)
 
-    def stop(self):
-        """Stop the server (SIGTERM, then SIGKILL after a timeout) and wait until it is gone."""
+    def stop(self, graceful=True):
+        """Stop the server (SIGTERM, then SIGKILL after a timeout; SIGKILL at once if not graceful) and wait
+        until it is gone."""
         if self.process is not None:
             if self.process.poll() is None:
-                self.process.terminate()
+                if graceful:
+                    self.process.terminate()
+                else:
+                    self.process.kill()
                 try:
                     self.process.wait(STOP_TIMEOUT)
                 except subprocess.TimeoutExpired:
@@ -400,9 +407,18 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
             text = text.replace(self.token, '<management token>')
         return '\n'.join(text.splitlines()[-lines:])
 
+    def _log_since_start(self):
+        with open(self.log_path, 'rb') as handle:
+            handle.seek(self._start_mark)
+            return handle.read().decode('utf-8', 'replace')
+
+    def _start_failed(self):
+        # A server that failed to start can take several seconds to exit (it waits for a leader first).
+        return 'agent: Error starting agent:' in self._log_since_start()
+
     def bind_failed(self):
-        """Whether the server exited because one of its ports was taken."""
-        return not self.is_running() and 'address already in use' in self.log_tail(lines=50)
+        """Whether the last start failed because one of the server's ports was taken."""
+        return not self.is_running() and 'address already in use' in self._log_since_start()
 
     # -- talking to it --
     def api(self, method, path, json=None, token=_MANAGEMENT, expect=(200,), timeout=30):  # pylint: disable=redefined-outer-name
@@ -595,6 +611,8 @@ def _wait_ready_or_rebind(cluster, binary, daemon):
                 raise
         cluster.stop()
         cluster.ports = dict(zip(PORT_NAMES, free_ports(len(PORT_NAMES))))
+        # Raft keeps the server's RPC address in the data dir; a fresh one starts clean on the new ports.
+        shutil.rmtree(cluster.data_dir, ignore_errors=True)
         cluster.start(binary, daemon=daemon)
 
 

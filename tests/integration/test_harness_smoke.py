@@ -144,7 +144,7 @@ def test_a_port_taken_before_consul_binds_it_is_replaced(tmp_path, monkeypatch):
 
 def test_a_cluster_that_cannot_start_is_reported_with_its_log(tmp_path, monkeypatch):
     monkeypatch.setenv('CONSUL_BIN', '/bin/false')
-    with pytest.raises(HarnessError, match=r'exited while waiting for a leader; log .*consul\.log'):
+    with pytest.raises(HarnessError, match=r'dc1 failed while waiting for a leader; log .*consul\.log'):
         ClusterSet.start(1, acl=False, tls=False, base_dir=str(tmp_path))
 
 
