@@ -123,7 +123,8 @@ def write_pki(directory, datacenters):
 
     def write(name, data):
         path = os.path.join(directory, name)
-        with open(path, 'wb') as handle:
+        mode = 0o600 if name.endswith('-key.pem') else 0o644  # the state dir may be a shared folder
+        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), 'wb') as handle:
             handle.write(data)
         paths[name] = path
 
