@@ -13,6 +13,7 @@ offline pip bootstrap in ansible-test's cache, and runs ansible-test there.
 from __future__ import annotations
 
 import argparse
+import fnmatch
 import os
 import re
 import shutil
@@ -23,10 +24,27 @@ import tempfile
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
+def build_ignore():
+    """The patterns galaxy.yml keeps out of the built collection."""
+    import yaml  # pylint: disable=import-outside-toplevel
+    with open(os.path.join(ROOT, 'galaxy.yml')) as handle:
+        return yaml.safe_load(handle).get('build_ignore') or []
+
+
 def collection_files():
+    """Files git knows that the collection ships: ansible-test checks collection content, so what
+    galaxy.yml's build_ignore leaves out (benchmarks, the demo, the Go pin, CI glue) is not copied."""
     out = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others', '--exclude-standard'],
                          cwd=ROOT, check=True, capture_output=True).stdout
-    return [name for name in out.decode().split('\0') if name and os.path.isfile(os.path.join(ROOT, name))]
+    ignored = build_ignore()
+    names = []
+    for name in out.decode().split('\0'):
+        if not name or not os.path.isfile(os.path.join(ROOT, name)):
+            continue
+        if any(fnmatch.fnmatch(name, pattern) or name.startswith(pattern.rstrip('/') + '/') for pattern in ignored):
+            continue
+        names.append(name)
+    return names
 
 
 def install_pip_shim():
