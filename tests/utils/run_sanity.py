@@ -80,6 +80,9 @@ def main():
         shutil.copy2(os.path.join(ROOT, name), destination)
     # ansible-test's git mode lists files with git, so the copy is a repository of its own.
     subprocess.run(['git', 'init', '-q'], cwd=target, check=True)
+    # ansible-test writes its virtualenvs under tests/output; they are not collection content.
+    with open(os.path.join(target, '.git', 'info', 'exclude'), 'a') as handle:
+        handle.write('tests/output/\n')
     subprocess.run(['git', 'add', '-A'], cwd=target, check=True)
 
     command = [ansible_test, options.command, '--python', options.python, '--venv', '--requirements',
