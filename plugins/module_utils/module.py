@@ -118,6 +118,11 @@ class PeeringModule:
         deadline = time.monotonic() + timeout
         delay = POLL_FIRST
         last, last_error = None, None
+        # What was just read, or just written, is not the goal yet: Consul opens peering streams and removes
+        # peerings in the background, so reading again at once would only cost a call.
+        if time.monotonic() + delay <= deadline:
+            time.sleep(delay)
+            delay = min(delay * 1.5, POLL_MAX)
         while True:
             try:
                 last, last_error = self.read(name), None
