@@ -1,22 +1,23 @@
 #!/usr/bin/env bash
-# Baseline for the benchmark: peer two clusters by hand with the consul CLI, the way an operator would,
-# and poll until both sides are ACTIVE.
-# Usage: cli_peering.sh CONSUL ACCEPTOR_ADDR ACCEPTOR_TOKEN DIALER_ADDR DIALER_TOKEN CA_FILE ACCEPTOR_PEER DIALER_PEER
+# Baseline for bench/run.py: peer two clusters by hand with the consul CLI, the way an operator would,
+# then poll `consul peering read` until both sides are ACTIVE.
+#
+# Usage: cli_peering.sh ACCEPTOR_PEER_NAME DIALER_PEER_NAME
+# Environment: CONSUL (the binary), ACCEPTOR_ADDR, ACCEPTOR_TOKEN, DIALER_ADDR, DIALER_TOKEN, CONSUL_CACERT.
+# ACL tokens come through the environment so that they do not show in the process list.
 set -euo pipefail
-consul=$1 acceptor_addr=$2 acceptor_token=$3 dialer_addr=$4 dialer_token=$5 ca=$6 acceptor_peer=$7 dialer_peer=$8
-export CONSUL_CACERT=$ca
+acceptor_peer=$1 dialer_peer=$2
 
-token=$(CONSUL_HTTP_ADDR=$acceptor_addr CONSUL_HTTP_TOKEN=$acceptor_token \
-    "$consul" peering generate-token -name "$acceptor_peer")
-CONSUL_HTTP_ADDR=$dialer_addr CONSUL_HTTP_TOKEN=$dialer_token \
-    "$consul" peering establish -name "$dialer_peer" -peering-token "$token" > /dev/null
+token=$(CONSUL_HTTP_ADDR=$ACCEPTOR_ADDR CONSUL_HTTP_TOKEN=$ACCEPTOR_TOKEN \
+    "$CONSUL" peering generate-token -name "$acceptor_peer")
+CONSUL_HTTP_ADDR=$DIALER_ADDR CONSUL_HTTP_TOKEN=$DIALER_TOKEN \
+    "$CONSUL" peering establish -name "$dialer_peer" -peering-token "$token" > /dev/null
 
 active() {
-    CONSUL_HTTP_ADDR=$1 CONSUL_HTTP_TOKEN=$2 "$consul" peering read -name "$3" -format json \
-        | grep -q '"State": "ACTIVE"'
+    CONSUL_HTTP_ADDR=$1 CONSUL_HTTP_TOKEN=$2 "$CONSUL" peering read -name "$3" | grep -q '^State: *ACTIVE$'
 }
 for _ in $(seq 1 480); do
-    if active "$dialer_addr" "$dialer_token" "$dialer_peer" && active "$acceptor_addr" "$acceptor_token" "$acceptor_peer"; then
+    if active "$DIALER_ADDR" "$DIALER_TOKEN" "$dialer_peer" && active "$ACCEPTOR_ADDR" "$ACCEPTOR_TOKEN" "$acceptor_peer"; then
         exit 0
     fi
     sleep 0.25
