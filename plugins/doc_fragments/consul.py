@@ -53,6 +53,13 @@ options:
       - Private key (PEM) of O(client_cert).
       - When not set, E(CONSUL_CLIENT_KEY) is used.
     type: path
+  tls_server_name:
+    description:
+      - Server name to send (SNI) and to check the server certificate against, instead of O(host).
+      - Use it to reach a server by IP address or through a load balancer while its certificate names it
+        C(server.<datacenter>.<domain>), as certificates made by C(consul tls cert create) do.
+      - When not set, E(CONSUL_TLS_SERVER_NAME) is used, and then O(host).
+    type: str
   token:
     description:
       - ACL token sent to Consul in the C(X-Consul-Token) header.

@@ -16,6 +16,7 @@ try:
     from requests.adapters import HTTPAdapter
     from urllib3.util.retry import Retry
 except ImportError:
+    HTTPAdapter = object  # keeps the class below importable; the module reports missing_required_lib
     HAS_REQUESTS = False
     REQUESTS_IMPORT_ERROR = traceback.format_exc()
 else:
@@ -145,6 +146,22 @@ def _connection_reason(exc):
     return text, True
 
 
+class ServerNameAdapter(HTTPAdapter):
+    """Send `server_name` as SNI and check the certificate against it, not against the host connected to.
+
+    What the Consul CLI's CONSUL_TLS_SERVER_NAME does: reach a server by IP address or load balancer name
+    while its certificate names it server.<datacenter>.<domain>.
+    """
+
+    def __init__(self, server_name, **kwargs):
+        self.server_name = server_name  # set first: HTTPAdapter.__init__ calls init_poolmanager
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args, **kwargs):
+        kwargs.update(server_hostname=self.server_name, assert_hostname=self.server_name)
+        super().init_poolmanager(*args, **kwargs)
+
+
 class ConsulClient:
     """Calls Consul's HTTP API for peering; one instance per module run."""
 
@@ -156,9 +173,11 @@ class ConsulClient:
             backoff_factor=BACKOFF_FACTOR, backoff_max=4, status_forcelist=RETRIED_STATUSES,
             allowed_methods=RETRIED_METHODS, raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
-        self.session.mount('http://', adapter)
-        self.session.mount('https://', adapter)
+        self.session.mount('http://', HTTPAdapter(max_retries=retry))
+        if connection.scheme == 'https' and connection.tls_server_name:
+            self.session.mount('https://', ServerNameAdapter(connection.tls_server_name, max_retries=retry))
+        else:
+            self.session.mount('https://', HTTPAdapter(max_retries=retry))
         self.session.trust_env = False  # no proxy or netrc surprises; CONSUL_* variables are handled in options.py
         if connection.token:
             self.session.headers['X-Consul-Token'] = connection.token
@@ -283,9 +302,10 @@ class ConsulClient:
     def _ca_description(self):
         if not self.connection.validate_certs:
             return 'none, validate_certs is false'
-        if self.connection.ca_path:
-            return self.connection.ca_path
-        return 'the default CA bundle %s' % requests.utils.DEFAULT_CA_BUNDLE_PATH
+        ca = self.connection.ca_path or 'the default CA bundle %s' % requests.utils.DEFAULT_CA_BUNDLE_PATH
+        if self.connection.tls_server_name:
+            return '%s; server name checked: %s (tls_server_name)' % (ca, self.connection.tls_server_name)
+        return ca
 
     @staticmethod
     def _unknown_outcome(method):

@@ -33,6 +33,7 @@ def connection_argument_spec():
         ca_path=dict(type='path', fallback=(env_fallback, ['CONSUL_CACERT', 'CONSUL_CAPATH'])),
         client_cert=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_CERT'])),
         client_key=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_KEY'])),
+        tls_server_name=dict(type='str', fallback=(env_fallback, ['CONSUL_TLS_SERVER_NAME'])),
         token=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_TOKEN'])),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         partition=dict(type='str', fallback=(env_fallback, ['CONSUL_PARTITION'])),
@@ -50,7 +51,7 @@ class Connection:
     """Resolved connection settings: where Consul is and how to talk to it."""
 
     def __init__(self, scheme, host, port, token=None, validate_certs=True, ca_path=None,
-                 client_cert=None, client_key=None, timeout=DEFAULT_TIMEOUT, partition=None):
+                 client_cert=None, client_key=None, timeout=DEFAULT_TIMEOUT, partition=None, tls_server_name=None):
         self.scheme = scheme
         self.host = host
         self.port = port
@@ -61,6 +62,7 @@ class Connection:
         self.client_key = client_key
         self.timeout = timeout
         self.partition = partition
+        self.tls_server_name = tls_server_name
 
     @property
     def base_url(self):
@@ -201,4 +203,5 @@ def resolve_connection(params, environ=None):
         scheme=scheme, host=host, port=port, token=token, validate_certs=validate_certs,
         ca_path=params.get('ca_path'), client_cert=params.get('client_cert'),
         client_key=params.get('client_key'), timeout=timeout, partition=params.get('partition') or None,
+        tls_server_name=params.get('tls_server_name') or None,
     )

@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from ansible_cli import run_playbook
+from ansible_cli import run_adhoc, run_playbook
 from clusters import MISMATCH_HOST
 from fault_proxy import PASS, RESET, RESET_MID_BODY, FaultProxy
 from peering_helpers import delete_everywhere, read_peering, task, unique_name, wait_for
@@ -122,6 +122,21 @@ def test_hostname_mismatch_is_a_tls_error(dc1):
     message = run.result('Info')['msg']
     assert 'TLS connection to https://%s:%d/v1/peerings failed' % (MISMATCH_HOST, dc1.port) in message
     assert 'mismatch' in message.lower()
+
+
+def test_tls_server_name_verifies_a_server_reached_by_another_address(dc1):
+    """127.0.0.2 is not in the certificate; the name the certificate does carry is accepted, another one is not."""
+    good = run_playbook([{'name': 'Info', 'consul.peering.consul_peering_info': dict(
+        dc1.module_args(), host=MISMATCH_HOST, tls_server_name='server.dc1.consul')}])
+    assert good.returncode == 0, good
+    assert isinstance(good.result('Info')['peerings'], list)
+
+    env = dict(dc1.connection_env(), CONSUL_HTTP_ADDR='https://%s:%d' % (MISMATCH_HOST, dc1.port),
+               CONSUL_TLS_SERVER_NAME='server.dc2.consul')
+    bad = run_adhoc('consul.peering.consul_peering_info', '', env=env)
+    assert bad.returncode != 0
+    assert "hostname 'server.dc2.consul' doesn't match" in bad.stdout
+    assert 'server name checked: server.dc2.consul (tls_server_name)' in bad.stdout
 
 
 def test_wait_survives_a_restart_of_the_polled_server(cluster_factory):

@@ -273,3 +273,12 @@ def test_tls_failure_says_which_ca_was_used(server):
         client.list_peerings()
     assert 'TLS connection to https://127.0.0.1:%d/v1/peerings failed' % server.port in str(err.value)
     assert 'CA used: /etc/ssl/certs' in str(err.value)
+
+
+def test_tls_server_name_is_sent_as_sni_and_checked_on_https_only():
+    client = ConsulClient(Connection('https', '10.0.0.5', 8501, tls_server_name='server.dc1.consul'))
+    pool_kw = client.session.get_adapter('https://10.0.0.5:8501').poolmanager.connection_pool_kw
+    assert pool_kw['server_hostname'] == pool_kw['assert_hostname'] == 'server.dc1.consul'
+    assert client.session.get_adapter('https://10.0.0.5:8501').max_retries.total == api.RETRIES
+    plain = ConsulClient(Connection('http', '10.0.0.5', 8500, tls_server_name='server.dc1.consul'))
+    assert 'server_hostname' not in plain.session.get_adapter('http://10.0.0.5:8500').poolmanager.connection_pool_kw

@@ -164,6 +164,12 @@ def test_port_out_of_range():
         resolve_connection(params(port=70000), environ={})
 
 
+def test_tls_server_name_is_passed_on_and_empty_means_unset():
+    assert resolve_connection(params(tls_server_name='server.dc1.consul'), environ={}).tls_server_name == \
+        'server.dc1.consul'
+    assert resolve_connection(params(tls_server_name=''), environ={}).tls_server_name is None
+
+
 def test_repr_never_shows_the_token():
     conn = resolve_connection(params(token='s3cret-acl'), environ={})
     assert 's3cret-acl' not in repr(conn)
@@ -175,6 +181,7 @@ def test_spec_uses_ansible_env_fallback_for_one_to_one_variables():
     assert spec['token']['fallback'][1] == ['CONSUL_HTTP_TOKEN']
     assert spec['ca_path']['fallback'][1] == ['CONSUL_CACERT', 'CONSUL_CAPATH']
     assert spec['partition']['fallback'][1] == ['CONSUL_PARTITION']
+    assert spec['tls_server_name']['fallback'][1] == ['CONSUL_TLS_SERVER_NAME']
     # Options whose environment variable needs parsing have no default, so "unset" can be told apart.
     assert all(spec[name].get('default') is None for name in ('host', 'port', 'scheme', 'validate_certs'))
 
