@@ -32,6 +32,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -330,7 +331,8 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         return _pid_is_consul(self.pid, self.config_path)
 
     def wait_ready(self, timeout=READY_TIMEOUT):
-        """Wait for a leader, Connect CA roots, the server's gRPC TLS port in the catalog and a peering read."""
+        """Wait for a leader, Connect CA roots, the gRPC TLS port in the catalog, a peering read, and the
+        peering TLS name on the gRPC TLS port."""
         deadline = time.monotonic() + timeout
         checks = (
             ('a leader', '/v1/status/leader', bool),
@@ -342,21 +344,49 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
             ('the peering endpoints', '/v1/peerings', lambda data: data is not None),
         )
         for what, path, ok in checks:
-            while True:
-                if not self.is_running() or self._start_failed():
-                    self.stop(graceful=False)
-                    raise HarnessError('%s failed while waiting for %s; log %s:\n%s'
-                                       % (self.name, what, self.log_path, self.log_tail()))
-                try:
-                    response = self.api('GET', path, expect=None, timeout=2)
-                    if response.status_code == 200 and ok(response.json()):
-                        break
-                except (requests.RequestException, ValueError):
-                    pass
-                if time.monotonic() > deadline:
-                    raise HarnessError('%s: no %s after %ds; log %s:\n%s'
-                                       % (self.name, what, timeout, self.log_path, self.log_tail()))
-                time.sleep(0.2)
+            self._wait_for(what, deadline, timeout, lambda path=path, ok=ok: self._api_ok(path, ok))
+        trust_domain = self.api('GET', '/v1/connect/ca/roots').json()['TrustDomain']
+        server_name = 'server.%s.peering.%s' % (self.datacenter, trust_domain)
+        # The server serves its peering certificate only once its CA config watch has fired, a moment after
+        # the roots exist; until then a dialing cluster's establish fails with "tls: unrecognized name".
+        self._wait_for('the peering server name %s on the gRPC TLS port' % server_name, deadline, timeout,
+                       lambda: self._serves_tls_name(self.ports['grpc_tls'], server_name))
+
+    def _wait_for(self, what, deadline, timeout, probe):
+        while not probe():
+            if not self.is_running() or self._start_failed():
+                self.stop(graceful=False)
+                raise HarnessError('%s failed while waiting for %s; log %s:\n%s'
+                                   % (self.name, what, self.log_path, self.log_tail()))
+            if time.monotonic() > deadline:
+                raise HarnessError('%s: no %s after %ds; log %s:\n%s'
+                                   % (self.name, what, timeout, self.log_path, self.log_tail()))
+            time.sleep(0.2)
+
+    def _api_ok(self, path, ok):
+        try:
+            response = self.api('GET', path, expect=None, timeout=2)
+            return response.status_code == 200 and ok(response.json())
+        except (requests.RequestException, ValueError):
+            return False
+
+    @staticmethod
+    def _serves_tls_name(port, server_name):
+        """Whether a TLS handshake asking for `server_name` (SNI) gets a certificate that names it."""
+        from cryptography import x509  # pylint: disable=import-outside-toplevel
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE  # signed by the Connect CA; only the name matters here
+        context.set_alpn_protocols(['h2'])
+        try:
+            with socket.create_connection((HOST, port), timeout=2) as raw:
+                with context.wrap_socket(raw, server_hostname=server_name) as tls:
+                    der = tls.getpeercert(binary_form=True)
+        except (OSError, ssl.SSLError):
+            return False
+        names = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
+        return server_name in names
 
     def stop(self, graceful=True):
         """Stop the server (SIGTERM, then SIGKILL after a timeout; SIGKILL at once if not graceful) and wait

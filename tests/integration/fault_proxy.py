@@ -13,37 +13,25 @@ body, then resets; ('delay', seconds) waits, then forwards.
 
 from __future__ import annotations
 
-import socket
-import struct
-import threading
+import os
+import sys
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import requests
 
+# The loopback server and its handler are shared with the unit tests' scripted server.
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'unit'))
+from scripted_server import RESET, RESET_MID_BODY, LoopbackServer  # noqa: E402  pylint: disable=wrong-import-position
+
 PASS = 'pass'
-RESET = 'reset'
-RESET_MID_BODY = 'reset-mid-body'
 
 
-class FaultProxy:
+class FaultProxy(LoopbackServer):
     def __init__(self, upstream):
+        super().__init__()
         self.upstream = upstream.rstrip('/')
         self.calls = []
         self._rules = []
-        self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(('127.0.0.1', 0), self._handler())
-        self._httpd.daemon_threads = True
-        self.port = self._httpd.server_address[1]
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._httpd.shutdown()
-        self._httpd.server_close()
 
     def inject(self, method, path_prefix, *faults):
         with self._lock:
@@ -65,59 +53,23 @@ class FaultProxy:
                     return faults.pop(0) if len(faults) > 1 else faults[0]
         return PASS
 
-    def _handler(self):
-        proxy = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                body = self.rfile.read(length) if length else None
-                proxy.calls.append((self.command, self.path))
-                fault = proxy._fault_for(self.command, self.path)
-                if fault == RESET:
-                    self._reset()
-                    return
-                if isinstance(fault, tuple) and fault[0] == 'status':
-                    self._answer(fault[1], fault[2].encode())
-                    return
-                if isinstance(fault, tuple) and fault[0] == 'delay':
-                    time.sleep(fault[1])
-                headers = {name: value for name, value in self.headers.items()
-                           if name.lower() in ('x-consul-token', 'content-type')}
-                try:
-                    response = requests.request(self.command, proxy.upstream + self.path, data=body, headers=headers,
-                                                timeout=60)
-                except requests.RequestException:
-                    return  # the client gave up first (it timed out): nothing to answer
-                if fault == RESET_MID_BODY:
-                    self._answer(response.status_code, response.content, cut=True)
-                    return
-                self._answer(response.status_code, response.content)
-
-            def _reset(self):
-                # SO_LINGER 0 makes close() send a TCP RST: a real "connection reset by peer".
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-                self.connection.close()
-                self.close_connection = True
-
-            def _answer(self, status, data, cut=False):
-                try:
-                    self.send_response(status)
-                    self.send_header('Content-Type', 'application/json')
-                    self.send_header('Content-Length', str(len(data)))
-                    self.end_headers()
-                    self.wfile.write(data[:len(data) // 2] if cut else data)
-                    if cut:
-                        self.wfile.flush()
-                        self._reset()
-                except OSError:
-                    pass
-
-            do_GET = do_POST = do_DELETE = do_PUT = _handle
-
-        return Handler
+    def handle(self, request):
+        body = request.read_body() or None
+        self.calls.append((request.command, request.path))
+        fault = self._fault_for(request.command, request.path)
+        if fault == RESET:
+            request.reset()
+            return
+        if isinstance(fault, tuple) and fault[0] == 'status':
+            request.answer(fault[1], fault[2].encode())
+            return
+        if isinstance(fault, tuple) and fault[0] == 'delay':
+            time.sleep(fault[1])
+        headers = {name: value for name, value in request.headers.items()
+                   if name.lower() in ('x-consul-token', 'content-type')}
+        try:
+            response = requests.request(request.command, self.upstream + request.path, data=body, headers=headers,
+                                        timeout=60)
+        except requests.RequestException:
+            return  # the client gave up first (it timed out): nothing to answer
+        request.answer(response.status_code, response.content, cut=fault == RESET_MID_BODY)

@@ -31,16 +31,52 @@ class Request:
         self.body = body
 
 
-class ScriptedServer:
-    """Answers requests for (method, path) from a list of scripted answers; the last one repeats."""
+class LoopbackHandler(BaseHTTPRequestHandler):
+    """Hands every request to the LoopbackServer that owns it; can answer, cut an answer short, or reset."""
+
+    protocol_version = 'HTTP/1.1'
+
+    def log_message(self, *args):
+        pass
+
+    def _dispatch(self):
+        self.server.owner.handle(self)
+
+    do_GET = do_POST = do_DELETE = do_PUT = _dispatch
+
+    def read_body(self):
+        length = int(self.headers.get('Content-Length') or 0)
+        return self.rfile.read(length) if length else b''
+
+    def reset(self):
+        # SO_LINGER 0 makes close() send a TCP RST: a real "connection reset by peer".
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
+        self.connection.close()
+        self.close_connection = True
+
+    def answer(self, status, data, length=None, cut=False):
+        """Send `data` (bytes) as JSON; with `cut`, send the headers and only part of the body, then reset."""
+        try:
+            self.send_response(status)
+            self.send_header('Content-Type', 'application/json')
+            self.send_header('Content-Length', str(len(data) if length is None else length))
+            self.end_headers()
+            self.wfile.write(data[:len(data) // 2] if cut else data)
+            if cut:
+                self.wfile.flush()
+                self.reset()
+        except OSError:
+            pass  # the client is gone (it gave up or timed out): nothing left to answer
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) for the length of a with block; subclasses define handle()."""
 
     def __init__(self):
-        self.requests = []
-        self._script = {}
         self._lock = threading.Lock()
-        handler = self._make_handler()
-        self._httpd = ThreadingHTTPServer(('127.0.0.1', 0), handler)
+        self._httpd = ThreadingHTTPServer(('127.0.0.1', 0), LoopbackHandler)
         self._httpd.daemon_threads = True
+        self._httpd.owner = self
         self.port = self._httpd.server_address[1]
         self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={'poll_interval': 0.05}, daemon=True)
 
@@ -51,6 +87,19 @@ class ScriptedServer:
     def __exit__(self, *exc):
         self._httpd.shutdown()
         self._httpd.server_close()
+
+    def handle(self, request):
+        """Answer one request; `request` is the LoopbackHandler serving it."""
+        raise NotImplementedError
+
+
+class ScriptedServer(LoopbackServer):
+    """Answers requests for (method, path) from a list of scripted answers; the last one repeats."""
+
+    def __init__(self):
+        super().__init__()
+        self.requests = []
+        self._script = {}
 
     def script(self, method, path, *answers):
         """Answer `method path` with `answers` in order, repeating the last one."""
@@ -66,51 +115,19 @@ class ScriptedServer:
                 return 404, 'no script for %s %s' % (method, path)
             return answers.pop(0) if len(answers) > 1 else answers[0]
 
-    def _make_handler(self):
-        server = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = 'HTTP/1.1'
-
-            def log_message(self, *args):
-                pass
-
-            def _handle(self):
-                length = int(self.headers.get('Content-Length') or 0)
-                raw = self.rfile.read(length) if length else b''
-                body = json.loads(raw) if raw else None
-                server.requests.append(Request(self.command, self.path, dict(self.headers), body))
-                answer = server._next_answer(self.command, self.path)
-                if answer == RESET:
-                    self._reset()
-                    return
-                if answer == RESET_MID_BODY:
-                    self.send_response(200)
-                    self.send_header('Content-Type', 'application/json')
-                    self.send_header('Content-Length', '1000')
-                    self.end_headers()
-                    self.wfile.write(b'{"ID": "trunc')
-                    self.wfile.flush()
-                    self._reset()
-                    return
-                if answer[0] == 'slow':
-                    time.sleep(answer[1])
-                    answer = answer[2:]
-                status, payload = answer
-                data = payload if isinstance(payload, str) else json.dumps(payload)
-                data = data.encode()
-                self.send_response(status)
-                self.send_header('Content-Type', 'application/json')
-                self.send_header('Content-Length', str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def _reset(self):
-                # SO_LINGER 0 makes close() send a TCP RST: a real "connection reset by peer".
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
-                self.connection.close()
-                self.close_connection = True
-
-            do_GET = do_POST = do_DELETE = do_PUT = _handle
-
-        return Handler
+    def handle(self, request):
+        raw = request.read_body()
+        self.requests.append(Request(request.command, request.path, dict(request.headers),
+                                     json.loads(raw) if raw else None))
+        answer = self._next_answer(request.command, request.path)
+        if answer == RESET:
+            request.reset()
+            return
+        if answer == RESET_MID_BODY:
+            request.answer(200, b'{"ID": "truncated', length=1000, cut=True)
+            return
+        if answer[0] == 'slow':
+            time.sleep(answer[1])
+            answer = answer[2:]
+        status, payload = answer
+        request.answer(status, (payload if isinstance(payload, str) else json.dumps(payload)).encode())

@@ -250,6 +250,18 @@ def test_consul_message_and_explain():
     assert explain('something else') is None
 
 
+def test_establish_errors_from_a_starting_or_unreachable_acceptor_are_explained():
+    # Consul 1.14's answer to an establish right after the accepting servers started (seen in the harness).
+    starting = ('failed to exchange peering secret through address "127.0.0.1:36321": rpc error: code = '
+                'Unavailable desc = connection error: desc = "transport: authentication handshake failed: '
+                'remote error: tls: unrecognized name"')
+    assert 'have just started' in explain(starting)
+    unreachable = ('failed to exchange peering secret through address "10.0.0.9:8503": rpc error: code = '
+                   'Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp '
+                   '10.0.0.9:8503: connect: connection refused"')
+    assert 'server_external_addresses' in explain(unreachable)
+
+
 # -- TLS settings ----------------------------------------------------------------------------
 
 def test_https_verifies_with_the_system_bundle_by_default():
