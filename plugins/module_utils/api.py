@@ -68,6 +68,10 @@ class PeeringTokenRejectedError(ConsulPermissionError):
     """The accepting cluster refused the peering token's establishment secret."""
 
 
+class PeeringNameConflictError(ConsulAPIError):
+    """Another establish wrote a peering of the same name while this one was under way."""
+
+
 # Consul's own error texts (agent/rpc/peering, 1.14) and what a user should make of them.
 _HINTS = (
     ('invalid peering establishment secret',
@@ -85,6 +89,9 @@ _HINTS = (
     ('failed to exchange peering secret',
      "this cluster could not reach the accepting cluster's servers over gRPC TLS at the addresses in the token; "
      'check server_external_addresses and that their gRPC TLS port is reachable from here'),
+    ('A peering already exists with the name',
+     'another establish (a concurrent run, or someone else) created this peering at the same moment; '
+     'run again to see its state'),
     ('marked for deletion', 'the peering is being deleted; wait until Consul has removed it'),
     ('CA has not finished initializing',
      "Consul's Connect CA is still initializing (the server has just started); try again in a few seconds"),
@@ -299,6 +306,10 @@ class ConsulClient:
                           % (text, permission) if text else 'the ACL token needs the %s permission' % permission)
             return ConsulPermissionError('Permission denied for %s (HTTP %d): %s' % (where, status, detail),
                                          status=status, body=text)
+        if 'A peering already exists with the name' in text:
+            # Consul 1.14 answers 500 ("failed to write peering") when two establish calls race.
+            return PeeringNameConflictError('Consul rejected %s (HTTP %d): %s' % (where, status, detail),
+                                            status=status, body=text)
         if status >= 500:
             return ConsulAPIError('Consul failed to handle %s (HTTP %d): %s' % (where, status, detail or 'no details'),
                                   status=status, body=text)

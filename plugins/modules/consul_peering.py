@@ -68,9 +68,10 @@ notes:
   - "B(accepting side) (this cluster generated a token under that name): fails without a write call when a
     token is given; Consul refuses to dial a peering that is expecting to be dialed."
   - "B(DELETING): waits until Consul has removed it, then establishes."
-  - When the accepting cluster refuses the token (already used, or replaced by a newer one), the module waits
-    up to 10 seconds for the peering to be established with the same accepting side by someone else (two runs
-    racing on one pair), and only then fails.
+  - When the accepting cluster refuses the token (already used, or replaced by a newer one), or Consul reports
+    that a peering of that name was created while the establish was under way, the module waits up to 10
+    seconds for the peering to be established with the same accepting side by someone else (two runs racing on
+    one pair), and only then fails.
   - Meta of an existing peering only changes when it is established again with a fresh token. A different
     O(meta) alone is reported as a warning.
   - O(state=absent) works from either side. Deleting one side leaves the other side C(TERMINATED) when the
@@ -162,7 +163,9 @@ actions:
   sample: [establish, wait_until_active]
 '''
 
-from ansible_collections.consul.peering.plugins.module_utils.api import PeeringTokenRejectedError
+from ansible_collections.consul.peering.plugins.module_utils.api import (
+    PeeringNameConflictError, PeeringTokenRejectedError,
+)
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
     DELETE, ESTABLISH, PeeringError, decode_peering_token, dialer_matches_token, plan_delete, plan_establish,
@@ -192,10 +195,11 @@ def main():
     def establish():
         try:
             client.establish(name, peering_token, partition, meta)
-        except PeeringTokenRejectedError as refused:
-            # Two runs racing on one pair both generate a token; the later token voids the earlier one.
-            # If the other run establishes this peering (same acceptor) within a short grace period, the
-            # goal is reached and the refusal is not an error; otherwise the token really was stale.
+        except (PeeringTokenRejectedError, PeeringNameConflictError) as refused:
+            # Two runs racing on one pair both generate a token, and both establish: the later token voids
+            # the earlier one, or both exchange their secrets and the second write finds the first one's
+            # peering. If the other run establishes this peering (same acceptor) within a short grace
+            # period, the goal is reached and the refusal is not an error; otherwise it stands.
             try:
                 peering_module.wait_until(name, lambda peering: dialer_matches_token(peering, token_info),
                                           min(RACE_GRACE, params['wait_timeout']), 'be established by another run')

@@ -223,6 +223,29 @@ def test_refused_token_is_fine_when_a_concurrent_run_established_the_same_peerin
     assert writes(server) == [('POST', '/v1/peering/establish')]
 
 
+def test_name_conflict_is_fine_when_a_concurrent_run_established_the_same_peering(server):
+    # Seen on real Consul 1.14 when two role runs establish at the same moment: both exchange their secrets,
+    # the second write finds the first one's peering.
+    server.script('GET', '/v1/peering/dc1', (404, ''), (200, make_peering('dialer', 'ESTABLISHING')))
+    server.script('POST', '/v1/peering/establish', (500, 'rpc error: code = Unknown desc = failed to write peering: '
+                                                         'A peering already exists with the name "dc1" and a '
+                                                         'different ID "16cdaffe"'))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token(),
+                                                         wait=False))
+    assert 'failed' not in result
+    assert writes(server) == [('POST', '/v1/peering/establish')]
+
+
+def test_name_conflict_without_a_matching_peering_fails_with_a_hint(server):
+    server.script('GET', '/v1/peering/dc1', (404, ''))
+    server.script('POST', '/v1/peering/establish', (500, 'failed to write peering: A peering already exists with '
+                                                         'the name "dc1" and a different ID "16cdaffe"'))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()))
+    assert result['failed'] is True
+    assert 'Consul rejected POST' in result['msg'] and 'at the same moment' in result['msg']
+    assert writes(server) == [('POST', '/v1/peering/establish')]
+
+
 def test_wait_timeout_reports_last_state_and_stream(server):
     server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'FAILING')))
     result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=1))
