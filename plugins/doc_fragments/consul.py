@@ -68,6 +68,12 @@ options:
       - When not set, E(CONSUL_HTTP_TOKEN) is used, and then the contents of the file named by
         E(CONSUL_HTTP_TOKEN_FILE). The token never appears in the module's output.
     type: str
+  http_auth:
+    description:
+      - HTTP basic authentication, as C(user:password) or C(user), for a proxy in front of Consul that asks for it.
+        Consul itself ignores it; its ACLs use O(token).
+      - When not set, E(CONSUL_HTTP_AUTH) is used. The value never appears in the module's output.
+    type: str
   timeout:
     description:
       - Seconds to wait for Consul to answer one HTTP request.

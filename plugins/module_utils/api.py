@@ -194,6 +194,8 @@ class ConsulClient:
         self.session.trust_env = False  # no proxy or netrc surprises; CONSUL_* variables are handled in options.py
         if connection.token:
             self.session.headers['X-Consul-Token'] = connection.token
+        if connection.http_auth:
+            self.session.auth = connection.http_auth
         if connection.scheme == 'https':
             self.session.verify = (connection.ca_path or True) if connection.validate_certs else False
             if connection.client_cert:

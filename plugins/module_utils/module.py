@@ -44,8 +44,10 @@ class PeeringModule:
             self.connection = resolve_connection(self.params)
         except OptionError as exc:
             self.fail(str(exc))
-        # A token read from CONSUL_HTTP_TOKEN_FILE is not a module parameter, so Ansible does not know to hide it.
+        # A token read from CONSUL_HTTP_TOKEN_FILE is not a module parameter, so Ansible does not know to hide it;
+        # nor does it know the password part of http_auth on its own.
         self.hide(self.connection.token)
+        self.hide(self.connection.http_auth and self.connection.http_auth[1])
         if self.connection.scheme == 'https' and not self.connection.validate_certs:
             self.module.warn('validate_certs is false: the Consul server certificate is not verified, so the ACL '
                              'token is sent to whoever answers at %s. Prefer ca_path.' % self.connection.base_url)

@@ -7,7 +7,8 @@
 
 The option names follow community.general's consul modules. Options that map one-to-one to a
 CLI environment variable use Ansible's own env_fallback; the ones that need parsing
-(CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE) are
+(CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE, and the parts of
+CONSUL_HTTP_AUTH) are
 resolved here, so that an explicit option always wins and a bad value names its variable.
 """
 
@@ -35,6 +36,7 @@ def connection_argument_spec():
         client_key=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_KEY'])),
         tls_server_name=dict(type='str', fallback=(env_fallback, ['CONSUL_TLS_SERVER_NAME'])),
         token=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_TOKEN'])),
+        http_auth=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_AUTH'])),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         partition=dict(type='str', fallback=(env_fallback, ['CONSUL_PARTITION'])),
     )
@@ -51,7 +53,8 @@ class Connection:
     """Resolved connection settings: where Consul is and how to talk to it."""
 
     def __init__(self, scheme, host, port, token=None, validate_certs=True, ca_path=None,
-                 client_cert=None, client_key=None, timeout=DEFAULT_TIMEOUT, partition=None, tls_server_name=None):
+                 client_cert=None, client_key=None, timeout=DEFAULT_TIMEOUT, partition=None, tls_server_name=None,
+                 http_auth=None):
         self.scheme = scheme
         self.host = host
         self.port = port
@@ -63,6 +66,7 @@ class Connection:
         self.timeout = timeout
         self.partition = partition
         self.tls_server_name = tls_server_name
+        self.http_auth = http_auth  # (user, password) for HTTP basic authentication, or None
 
     @property
     def base_url(self):
@@ -140,6 +144,14 @@ def parse_http_addr(value, name='CONSUL_HTTP_ADDR'):
     return scheme, host, port
 
 
+def parse_http_auth(value):
+    """Split 'user:password' (or 'user') the way the Consul CLI reads CONSUL_HTTP_AUTH; never echo the value."""
+    user, _sep, password = value.partition(':')
+    if not user:
+        raise OptionError('http_auth (or CONSUL_HTTP_AUTH) must be user:password or user; the user part is empty')
+    return user, password
+
+
 def _read_token_file(path):
     try:
         with open(path, 'r') as handle:
@@ -204,4 +216,5 @@ def resolve_connection(params, environ=None):
         ca_path=params.get('ca_path'), client_cert=params.get('client_cert'),
         client_key=params.get('client_key'), timeout=timeout, partition=params.get('partition') or None,
         tls_server_name=params.get('tls_server_name') or None,
+        http_auth=parse_http_auth(params['http_auth']) if params.get('http_auth') else None,
     )

@@ -103,6 +103,15 @@ def test_adhoc_info_with_environment_variables(dc1, tmp_path):
     assert dc1.token not in run.output
 
 
+def test_http_auth_for_a_proxy_does_not_disturb_consul_and_is_never_shown(dc1):
+    """Consul ignores basic auth (a proxy in front of it would check it); the ACL token still decides."""
+    env = dict(dc1.connection_env(), CONSUL_HTTP_AUTH='ops:pr0xy-pass-%s' % unique_name('pw'))
+    run = run_adhoc('consul.peering.consul_peering_info', 'name=dc9', env=env, verbosity=3)
+    assert run.returncode == 0, run
+    assert '"exists": false' in run.stdout
+    assert env['CONSUL_HTTP_AUTH'].split(':', 1)[1] not in run.output
+
+
 def test_module_defaults_group_sets_the_connection_once(dc1):
     plays = [{
         'name': 'module_defaults',

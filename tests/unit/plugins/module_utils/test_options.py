@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils.options import (
-    OptionError, connection_argument_spec, parse_bool_env, parse_http_addr, resolve_connection, split_host_port,
+    OptionError, connection_argument_spec, parse_bool_env, parse_http_addr, parse_http_auth, resolve_connection,
+    split_host_port,
 )
 
 # What AnsibleModule hands over when the user set nothing (env_fallback values aside).
@@ -170,6 +171,22 @@ def test_tls_server_name_is_passed_on_and_empty_means_unset():
     assert resolve_connection(params(tls_server_name=''), environ={}).tls_server_name is None
 
 
+@pytest.mark.parametrize('value, expected', [
+    ('ops:s3cret', ('ops', 's3cret')),
+    ('ops', ('ops', '')),
+    ('ops:pass:with:colons', ('ops', 'pass:with:colons')),
+])
+def test_http_auth_is_split_like_the_cli(value, expected):
+    assert parse_http_auth(value) == expected
+    assert resolve_connection(params(http_auth=value), environ={}).http_auth == expected
+
+
+def test_http_auth_without_a_user_is_refused_without_echo():
+    with pytest.raises(OptionError) as err:
+        parse_http_auth(':s3cret-pass')
+    assert 's3cret-pass' not in str(err.value) and 'user part is empty' in str(err.value)
+
+
 def test_repr_never_shows_the_token():
     conn = resolve_connection(params(token='s3cret-acl'), environ={})
     assert 's3cret-acl' not in repr(conn)
@@ -182,6 +199,7 @@ def test_spec_uses_ansible_env_fallback_for_one_to_one_variables():
     assert spec['ca_path']['fallback'][1] == ['CONSUL_CACERT', 'CONSUL_CAPATH']
     assert spec['partition']['fallback'][1] == ['CONSUL_PARTITION']
     assert spec['tls_server_name']['fallback'][1] == ['CONSUL_TLS_SERVER_NAME']
+    assert spec['http_auth']['fallback'][1] == ['CONSUL_HTTP_AUTH'] and spec['http_auth']['no_log'] is True
     # Options whose environment variable needs parsing have no default, so "unset" can be told apart.
     assert all(spec[name].get('default') is None for name in ('host', 'port', 'scheme', 'validate_certs'))
 

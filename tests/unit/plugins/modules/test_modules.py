@@ -23,7 +23,7 @@ NEW_TOKEN = make_token(PeerID='6d1e0d7a-0000-4000-8000-00000000abcd', Establishm
 def clean_environment(monkeypatch):
     for name in ('CONSUL_HTTP_ADDR', 'CONSUL_HTTP_TOKEN', 'CONSUL_HTTP_TOKEN_FILE', 'CONSUL_CACERT', 'CONSUL_CAPATH',
                  'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'CONSUL_HTTP_SSL', 'CONSUL_HTTP_SSL_VERIFY',
-                 'CONSUL_PARTITION'):
+                 'CONSUL_PARTITION', 'CONSUL_HTTP_AUTH', 'CONSUL_TLS_SERVER_NAME'):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
     monkeypatch.setattr(module_util, 'POLL_FIRST', 0.01)
@@ -328,6 +328,16 @@ def test_connection_from_environment_variables(server, monkeypatch, tmp_path):
     assert result['peerings'] == []
     assert server.requests[0].headers['X-Consul-Token'] == ACL_TOKEN
     assert ACL_TOKEN not in raw
+
+
+def test_http_auth_from_the_environment_is_sent_as_basic_auth_and_never_shown(server, monkeypatch):
+    monkeypatch.setenv('CONSUL_HTTP_AUTH', 'ops:pr0xy-pass')
+    # A proxy that refuses the call and echoes what it got: the module's error must still hide the password.
+    server.script('GET', '/v1/peerings', (401, 'proxy refused the password pr0xy-pass'))
+    result, raw = run_module(consul_peering_info, connection(server))
+    assert server.requests[0].headers['Authorization'] == 'Basic b3BzOnByMHh5LXBhc3M='  # base64 of ops:pr0xy-pass
+    assert result['failed'] is True and 'HTTP 401' in result['msg']
+    assert 'pr0xy-pass' not in raw
 
 
 def test_acl_token_echoed_by_a_server_is_masked(server):
