@@ -6,9 +6,8 @@
 """Connection options shared by every module, and their resolution against the Consul CLI's environment.
 
 The option names follow community.general's consul modules. Options that map one-to-one to a
-CLI environment variable use Ansible's own env_fallback; the ones that need parsing
-(CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE, and the parts of
-CONSUL_HTTP_AUTH) are
+CLI environment variable use Ansible's own env_fallback; the ones that need parsing (CONSUL_HTTP_ADDR,
+CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE, the user and password of http_auth) are
 resolved here, so that an explicit option always wins and a bad value names its variable.
 """
 
