@@ -72,6 +72,9 @@ class PeeringNameConflictError(ConsulAPIError):
     """Another establish wrote a peering of the same name while this one was under way."""
 
 
+# Consul 1.14 answers 500 ("failed to write peering: ...") when two establish calls for one name race.
+_NAME_CONFLICT = 'A peering already exists with the name'
+
 # Consul's own error texts (agent/rpc/peering, 1.14) and what a user should make of them.
 _HINTS = (
     ('invalid peering establishment secret',
@@ -89,7 +92,7 @@ _HINTS = (
     ('failed to exchange peering secret',
      "this cluster could not reach the accepting cluster's servers over gRPC TLS at the addresses in the token; "
      'check server_external_addresses and that their gRPC TLS port is reachable from here'),
-    ('A peering already exists with the name',
+    (_NAME_CONFLICT,
      'another establish (a concurrent run, or someone else) created this peering at the same moment; '
      'run again to see its state'),
     ('marked for deletion', 'the peering is being deleted; wait until Consul has removed it'),
@@ -134,8 +137,9 @@ def _innermost(exc):
 def _is_timeout(exc):
     # Once retries are used up, urllib3 reports a timeout as MaxRetryError, which requests raises as a
     # ConnectionError rather than a Timeout.
-    return isinstance(_innermost(exc), (TimeoutError, socket.timeout)) or \
-        type(_innermost(exc)).__name__ in ('ReadTimeoutError', 'ConnectTimeoutError')
+    reason = _innermost(exc)
+    return isinstance(reason, (TimeoutError, socket.timeout)) or \
+        type(reason).__name__ in ('ReadTimeoutError', 'ConnectTimeoutError')
 
 
 def _root_cause(exc):
@@ -308,8 +312,7 @@ class ConsulClient:
                           % (text, permission) if text else 'the ACL token needs the %s permission' % permission)
             return ConsulPermissionError('Permission denied for %s (HTTP %d): %s' % (where, status, detail),
                                          status=status, body=text)
-        if 'A peering already exists with the name' in text:
-            # Consul 1.14 answers 500 ("failed to write peering") when two establish calls race.
+        if _NAME_CONFLICT in text:
             return PeeringNameConflictError('Consul rejected %s (HTTP %d): %s' % (where, status, detail),
                                             status=status, body=text)
         if status >= 500:

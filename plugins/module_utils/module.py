@@ -113,8 +113,11 @@ class PeeringModule:
 
     # -- waiting --------------------------------------------------------------------------------
 
-    def _poll(self, name, timeout, done, goal, known=None):
-        """Read the peering until done(peering) is true; fail after `timeout` seconds with the last state seen."""
+    def wait_until(self, name, done, timeout, goal, known=None):
+        """Read the peering until done(peering) is true; fail after `timeout` seconds with the last state seen.
+
+        `known` is a state just read and not followed by a write: when it is already done, nothing is read.
+        """
         if known is not None and done(known):
             return known
         deadline = time.monotonic() + timeout
@@ -144,10 +147,6 @@ class PeeringModule:
         seen = 'last error: %s' % last_error if last_error else describe_stream(last)
         raise PeeringError('Timed out after %gs waiting for peering %r to %s; %s' % (timeout, name, goal, seen))
 
-    def wait_until(self, name, done, timeout, goal):
-        """Read the peering until done(peering); fail with the last state seen after `timeout` seconds."""
-        return self._poll(name, timeout, done, goal)
-
     def wait_until_active(self, name, timeout, known=None):
         def done(peering):
             if peering is None or is_deleting(peering):
@@ -157,8 +156,8 @@ class PeeringModule:
                 raise PeeringError('Peering %r is TERMINATED: the other cluster deleted its side. Generate a new '
                                    'token there and establish again.' % name)
             return peering.get('State') == ACTIVE
-        return self._poll(name, timeout, done, 'become ACTIVE', known)
+        return self.wait_until(name, done, timeout, 'become ACTIVE', known)
 
     def wait_until_gone(self, name, timeout):
-        self._poll(name, timeout, lambda peering: peering is None, 'be deleted')
+        self.wait_until(name, lambda peering: peering is None, timeout, 'be deleted')
         return None
