@@ -137,8 +137,11 @@ def main():
         clusters.save(state_dir)
         banner('Clusters left running')
         for cluster in clusters:
-            print('%s: export %s' % (cluster.name, ' '.join('%s=%s' % item for item in
-                                                            sorted(cluster.connection_env().items()))))
+            # The management token goes to a file only the user can read, not to the terminal or a CI log.
+            env_file = os.path.join(state_dir, '%s.env' % cluster.name)
+            with os.fdopen(os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
+                handle.writelines('export %s=%s\n' % item for item in sorted(cluster.connection_env().items()))
+            print('%s: %s (for the consul CLI and the modules: source %s)' % (cluster.name, cluster.address, env_file))
         print('inventory: %s\nstop them with: %s %s stop --state-dir %s' % (
             inventory, sys.executable, os.path.join(ROOT, 'tests', 'harness', 'clusters.py'), state_dir))
     else:
