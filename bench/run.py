@@ -25,6 +25,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import resource
 import shutil
 import statistics
@@ -45,24 +46,21 @@ sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
 from ansible_cli import BIN, CALLBACKS, collections_path, run_adhoc, run_playbook, user_environ  # noqa: E402
 from clusters import ClusterSet  # noqa: E402
 from consul_build import consul_binary  # noqa: E402
+from peering_helpers import WRITE_METHODS, read_peering, task, unique_name, wait_for  # noqa: E402
 # pylint: enable=wrong-import-position
 
 CLI_SCRIPT = os.path.join(ROOT, 'bench', 'cli_peering.sh')
 TIMER_PLUGINS = os.path.join(ROOT, 'bench', 'callback_plugins')
 PEER_CLUSTERS = os.path.join(ROOT, 'playbooks', 'peer_clusters.yml')
-WRITE_METHODS = ('POST', 'PUT', 'DELETE')
 TARGETS = {'module_overhead': 1.15, 'role_vs_cli': 1.5, 'noop_vs_cold': 0.5}
 
 _serial = itertools.count(1)
+_SECRETS = set()  # the clusters' management tokens, kept out of error text that goes to the JSON and stdout
+_PEERING_TOKEN = re.compile(r'eyJ[A-Za-z0-9+/=_-]{20,}')  # base64 of '{"' : every peering token starts so
 
 
 class BenchError(RuntimeError):
     """A benchmarked command failed, or Consul did not reach the expected state."""
-
-
-def fresh(prefix):
-    """A peer name no earlier repetition used."""
-    return '%s-%d-%d' % (prefix, os.getpid() % 10000, next(_serial))
 
 
 # -- measuring ---------------------------------------------------------------------------------
@@ -79,9 +77,16 @@ def timed(what, function, *args, **kwargs):
     result = function(*args, **kwargs)
     wall, cpu = time.perf_counter() - started, children_cpu() - cpu
     if result.returncode:
-        raise BenchError('%s failed (exit %d):\n%s\n%s' % (what, result.returncode, (result.stdout or '')[-4000:],
-                                                           (result.stderr or '')[-2000:]))
+        raise BenchError(scrub('%s failed (exit %d):\n%s\n%s' % (what, result.returncode, (result.stdout or '')[-4000:],
+                                                                 (result.stderr or '')[-2000:])))
     return result, wall, cpu
+
+
+def scrub(text):
+    """`text` without the clusters' ACL tokens or anything shaped like a peering token."""
+    for secret in _SECRETS:
+        text = text.replace(secret, '<ACL token>')
+    return _PEERING_TOKEN.sub('<peering token>', text)
 
 
 def summary(values, digits=3):
@@ -216,12 +221,9 @@ def delete_all(clusters, timeout=120):
     for cluster in clusters:
         for peering in cluster.api('GET', '/v1/peerings').json() or []:
             cluster.api('DELETE', '/v1/peering/%s' % peering['Name'])
-    deadline = time.monotonic() + timeout
     for cluster in clusters:
-        while cluster.api('GET', '/v1/peerings').json():
-            if time.monotonic() > deadline:
-                raise BenchError('peerings on %s not deleted after %ds' % (cluster.name, timeout))
-            time.sleep(0.1)
+        wait_for(lambda c=cluster: not c.api('GET', '/v1/peerings').json(), timeout=timeout, interval=0.1,
+                 what='every peering on %s to be deleted' % cluster.name)
 
 
 def churn(clusters):
@@ -292,14 +294,10 @@ def consul_floor(acceptor, dialer, acceptor_peer, dialer_peer, interval=0.02):
     token = acceptor.api('POST', '/v1/peering/token', json={'PeerName': acceptor_peer}).json()['PeeringToken']
     started = time.perf_counter()
     dialer.api('POST', '/v1/peering/establish', json={'PeerName': dialer_peer, 'PeeringToken': token})
-    deadline = started + 120
-    while time.perf_counter() < deadline:
-        seen = [cluster.api('GET', '/v1/peering/%s' % name, expect=(200, 404)) for cluster, name in
-                ((dialer, dialer_peer), (acceptor, acceptor_peer))]
-        if all(r.status_code == 200 and r.json()['State'] == 'ACTIVE' for r in seen):
-            return time.perf_counter() - started
-        time.sleep(interval)
-    raise BenchError('the floor peering did not become ACTIVE in 120 s')
+    wait_for(lambda: all((read_peering(cluster, name) or {}).get('State') == 'ACTIVE'
+                         for cluster, name in ((dialer, dialer_peer), (acceptor, acceptor_peer))),
+             timeout=120, interval=interval, what='the floor peering to be ACTIVE on both sides')
+    return time.perf_counter() - started
 
 
 # -- plays -------------------------------------------------------------------------------------
@@ -314,13 +312,8 @@ def role_play(acceptor, dialer, acceptor_peer, dialer_peer, state='present'):
                                  'cluster_peering_dialer': {'connection': dialer.module_args(), 'peer_name': dialer_peer}}}]}]
 
 
-def module_task(cluster, module, register=None, **args):
-    merged = dict(cluster.module_args())
-    merged.update(args)
-    task = {'name': '%s on %s' % (module, cluster.name), 'consul.peering.%s' % module: merged}
-    if register:
-        task['register'] = register
-    return task
+def module_task(cluster, module, **args):
+    return task('%s on %s' % (module, cluster.name), cluster, module, **args)
 
 
 def mesh_inventory(members, path):
@@ -376,19 +369,20 @@ def module_overhead(cluster, repeat):
 
 def http_calls(dc1, dc2):
     """Every HTTP call each operation makes, from Consul's request log, against the least it needs."""
-    acceptor, dialer = fresh('calls-dc2'), fresh('calls-dc1')  # the names dc1 and dc2 give each other
+    acceptor, dialer = unique_name('calls-dc2'), unique_name('calls-dc1')  # the names dc1 and dc2 give each other
     rows = []
+
+    def add_row(marks, operation, minimum, why):
+        calls = [(cluster.name, method, url.split('?', 1)[0].replace(acceptor, ':name').replace(dialer, ':name'))
+                 for cluster, mark in marks for method, url in cluster.http_requests(since=mark)]
+        rows.append({'operation': operation, 'calls': ['%s %s %s' % call for call in calls], 'count': len(calls),
+                     'writes': len([call for call in calls if call[1] in WRITE_METHODS]), 'minimum': minimum,
+                     'why': why})
 
     def count(operation, minimum, why, counted, **run_args):
         marks = [(cluster, cluster.log_mark()) for cluster in counted]
         timed(operation, run_playbook, **run_args)
-        calls = []
-        for cluster, mark in marks:
-            for method, url in cluster.http_requests(since=mark):
-                path = url.split('?', 1)[0].replace(acceptor, ':name').replace(dialer, ':name')
-                calls.append('%s %s %s' % (cluster.name, method, path))
-        rows.append({'operation': operation, 'calls': calls, 'count': len(calls),
-                     'writes': len([c for c in calls if c.split()[1] in WRITE_METHODS]), 'minimum': minimum, 'why': why})
+        add_row(marks, operation, minimum, why)
 
     def tasks(*task_list):
         return {'tasks': list(task_list)}
@@ -399,15 +393,12 @@ def http_calls(dc1, dc2):
     # Token and establish in one playbook (the token goes from one task to the next), counted per cluster.
     marks = dc1.log_mark(), dc2.log_mark()
     timed('token + establish', run_playbook, tasks=[
-        module_task(dc1, 'consul_peering_token', register='new_token', peer_name=acceptor),
+        dict(module_task(dc1, 'consul_peering_token', peer_name=acceptor), register='new_token'),
         module_task(dc2, 'consul_peering', peer_name=dialer, peering_token='{{ new_token.token }}')])
     for cluster, mark, operation, minimum, why in (
             (dc1, marks[0], 'token, new', 3, 'read, POST token, read back the PENDING peering it returns'),
             (dc2, marks[1], 'establish + wait, new', 3, 'read, POST establish, read until ACTIVE (at least once)')):
-        calls = ['%s %s %s' % (cluster.name, m, u.split('?', 1)[0].replace(acceptor, ':name').replace(dialer, ':name'))
-                 for m, u in cluster.http_requests(since=mark)]
-        rows.append({'operation': operation, 'calls': calls, 'count': len(calls), 'minimum': minimum, 'why': why,
-                     'writes': len([c for c in calls if c.split()[1] in WRITE_METHODS])})
+        add_row([(cluster, mark)], operation, minimum, why)
     count('token, re-run', 1, 'read: the peering exists', [dc1],
           **tasks(module_task(dc1, 'consul_peering_token', peer_name=acceptor)))
     count('establish, re-run (ACTIVE)', 1, 'read: already ACTIVE', [dc2],
@@ -421,7 +412,7 @@ def http_calls(dc1, dc2):
     count('delete + wait (accepting side, TERMINATED)', 3, 'read, DELETE, read until gone', [dc1],
           **tasks(module_task(dc1, 'consul_peering', peer_name=acceptor, state='absent')))
     delete_all([dc1, dc2])
-    acceptor, dialer = fresh('calls-dc2'), fresh('calls-dc1')
+    acceptor, dialer = unique_name('calls-dc2'), unique_name('calls-dc1')
     count('role, cold run (both sides)', 6, 'read each side, POST token, POST establish, read each side until ACTIVE',
           [dc1, dc2], plays=role_play(dc1, dc2, acceptor, dialer))
     count('role, state=absent (both sides)', 6, 'per side: read, DELETE, read until gone', [dc1, dc2],
@@ -453,7 +444,7 @@ def cold_peering(acceptor, busy_dialer, rested_dialers, repeat, workdir):
         else:
             churn([busy_dialer])
             dialer = busy_dialer
-        names = fresh('%s-%s' % (run.replace('_', '-'), regime)), fresh('%s-%s' % (run.replace('_', '-'), regime))
+        names = unique_name('%s-%s' % (run.replace('_', '-'), regime)), unique_name('%s-%s' % (run.replace('_', '-'), regime))
         mark = dialer.log_mark()
         wall, cpu, timer = action(dialer, *names)
         check_active(acceptor, dialer, *names)
@@ -759,6 +750,7 @@ def main():
     try:
         with ClusterSet.start(count, acl=True, tls=True) as clusters:
             ours = [cluster.pid for cluster in clusters]
+            _SECRETS.update(cluster.token for cluster in clusters)
             dc1, dc2 = clusters[0], clusters[1]
             for section, key, function in (
                     ('overhead', 'module_overhead', lambda: module_overhead(dc1, repeat * 2)),
@@ -770,8 +762,8 @@ def main():
                     report['activity'][section] = activity(ours)
                     report[key] = function()
     except Exception as exc:  # pylint: disable=broad-exception-caught
-        report['error'] = '%s: %s' % (type(exc).__name__, exc)
-        traceback.print_exc()
+        report['error'] = scrub('%s: %s' % (type(exc).__name__, exc))
+        print(scrub(traceback.format_exc()), file=sys.stderr)
     report['cleanup'] = leftover_consul(ours)
     report['seconds'] = round(time.monotonic() - started, 1)
     report['activity']['end'] = activity([])
