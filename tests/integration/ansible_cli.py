@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -104,6 +105,9 @@ def _finish(workdir, process):
     if os.path.exists(log_file):
         with open(log_file) as handle:
             log = handle.read()
+    if process.returncode == 0:
+        # The work folder holds playbooks with the clusters' tokens; keep it only to debug a failed run.
+        shutil.rmtree(workdir, ignore_errors=True)
     return Run(process.returncode, process.stdout, process.stderr, results, log)
 
 

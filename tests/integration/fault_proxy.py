@@ -23,6 +23,8 @@ import requests
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'unit'))
 from scripted_server import RESET, RESET_MID_BODY, LoopbackServer  # noqa: E402  pylint: disable=wrong-import-position
 
+from peering_helpers import WRITE_METHODS  # noqa: E402  pylint: disable=wrong-import-position
+
 PASS = 'pass'
 
 
@@ -43,7 +45,7 @@ class FaultProxy(LoopbackServer):
             self.calls = []
 
     def writes(self):
-        return [call for call in self.calls if call[0] in ('POST', 'PUT', 'DELETE')]
+        return [call for call in self.calls if call[0] in WRITE_METHODS]
 
     def _fault_for(self, method, path):
         with self._lock:

@@ -13,6 +13,16 @@ import time
 _names = itertools.count(1)
 
 WRITE_METHODS = ('POST', 'PUT', 'DELETE')
+# Every peering token starts with the base64 of '{"CA":' (Consul marshals the CA field first).
+TOKEN_PREFIX = 'eyJDQSI6'
+
+
+def assert_no_secrets(text, *secrets):
+    """Fail when any secret, or anything shaped like a peering token, is in `text`: the failure names which
+    one by its position, and never prints the secret or the text around it into the test log."""
+    leaked = [index for index, secret in enumerate(secrets + (TOKEN_PREFIX,)) if secret and secret in text]
+    assert not leaked, 'secret(s) at position %s of %d (the last is the peering token prefix) found in the output' \
+        % (leaked, len(secrets) + 1)
 
 
 def unique_name(prefix):

@@ -16,7 +16,6 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 
 import pytest
 import requests
@@ -24,7 +23,7 @@ import requests
 import clusters as harness
 from clusters import Cluster, ClusterSet, HarnessError
 from consul_build import check_pin
-from peering_helpers import read_peering, wait_for
+from peering_helpers import delete_everywhere, read_peering, wait_for
 
 INTEGRATION = os.path.dirname(os.path.abspath(__file__))
 HARNESS = os.path.join(os.path.dirname(INTEGRATION), 'harness')
@@ -47,15 +46,8 @@ def test_peering_with_plain_http_calls(clusters, dc1, dc2, harness_note):
     mark = dc1.log_mark()
     token = dc1.api('POST', '/v1/peering/token', json={'PeerName': 'dc2'}).json()['PeeringToken']
     try:
-        # Consul fetches the peering server certificate asynchronously, so an early establish may fail;
-        # Consul's own CLI tests retry it the same way.
-        for attempt in range(5):
-            response = dc2.api('POST', '/v1/peering/establish', json={'PeerName': 'dc1', 'PeeringToken': token},
-                               expect=None)
-            if response.status_code == 200:
-                break
-            time.sleep(1 + attempt)
-        assert response.status_code == 200, response.text
+        # wait_ready waited for the peering server certificate, so the first establish must succeed.
+        dc2.api('POST', '/v1/peering/establish', json={'PeerName': 'dc1', 'PeeringToken': token})
         wait_for(lambda: (read_peering(dc1, 'dc2') or {}).get('State') == 'ACTIVE' and
                  (read_peering(dc2, 'dc1') or {}).get('State') == 'ACTIVE', timeout=60, what='both sides ACTIVE')
         assert read_peering(dc2, 'dc1')['PeerID'] == read_peering(dc1, 'dc2')['ID']
@@ -64,10 +56,8 @@ def test_peering_with_plain_http_calls(clusters, dc1, dc2, harness_note):
         harness_note('RSS of 2 peered servers, MiB: %s' % ', '.join('%.0f' % c.rss_mib() for c in clusters))
     finally:
         # Leave the session's clusters as they were for the other tests: gone means 404, not DELETING.
-        dc1.api('DELETE', '/v1/peering/dc2')
-        dc2.api('DELETE', '/v1/peering/dc1')
-        wait_for(lambda: read_peering(dc1, 'dc2') is None and read_peering(dc2, 'dc1') is None,
-                 timeout=60, what='both peerings gone (404)')
+        delete_everywhere([dc1], ['dc2'])
+        delete_everywhere([dc2], ['dc1'])
 
 
 def test_https_only_with_default_deny_acls(dc1):
@@ -218,19 +208,23 @@ def test_command_line_start_status_stop(tmp_path):
     started = subprocess.run(command + ['start', '--count', '2', '--state-dir', state],
                              capture_output=True, text=True, check=True, timeout=300)
     details = json.loads(started.stdout)
-    assert details == json.loads((tmp_path / 'state' / 'clusters.json').read_text())
-    assert [d['name'] for d in details] == ['dc1', 'dc2']
-    for item in details:
-        assert item['address'] == 'https://127.0.0.1:%d' % item['port']
-        response = requests.get(item['address'] + '/v1/peerings', verify=item['ca_file'], timeout=10,
-                                headers={'X-Consul-Token': item['token']})
-        assert response.json() == []
-        assert os.path.exists(item['log_path'])
-    # The servers run on in their own session after the command returned.
-    assert set(d['pid'] for d in details) <= consul_pids()
-    status = subprocess.run(command + ['status', '--state-dir', state], capture_output=True, text=True, check=True)
-    assert status.stdout.count(' running ') == 2
-    subprocess.run(command + ['stop', '--state-dir', state], capture_output=True, text=True, check=True)
+    try:
+        assert details == json.loads((tmp_path / 'state' / 'clusters.json').read_text())
+        assert [d['name'] for d in details] == ['dc1', 'dc2']
+        for item in details:
+            assert item['address'] == 'https://127.0.0.1:%d' % item['port']
+            response = requests.get(item['address'] + '/v1/peerings', verify=item['ca_file'], timeout=10,
+                                    headers={'X-Consul-Token': item['token']})
+            assert response.json() == []
+            assert os.path.exists(item['log_path'])
+        # The servers run on in their own session after the command returned.
+        assert set(d['pid'] for d in details) <= consul_pids()
+        status = subprocess.run(command + ['status', '--state-dir', state], capture_output=True, text=True,
+                                check=True)
+        assert status.stdout.count(' running ') == 2
+    finally:
+        # Stopped here also when an assertion above failed: these servers do not die with the test session.
+        subprocess.run(command + ['stop', '--state-dir', state], capture_output=True, text=True, check=True)
     assert not set(d['pid'] for d in details) & consul_pids()
     again = subprocess.run(command + ['stop', '--state-dir', state], capture_output=True, text=True, check=False)
     assert again.returncode == 0

@@ -32,6 +32,7 @@ def test_two_simultaneous_runs_converge(dc1, dc2, attempt):
             thread.start()
         for thread in threads:
             thread.join(600)
+        assert sorted(runs) == ['first', 'second']  # both runs finished
         for key, run in runs.items():
             assert run.returncode == 0, (key, run)
         on_dc1, on_dc2 = read_peering(dc1, names['acceptor']), read_peering(dc2, names['dialer'])
