@@ -6,13 +6,17 @@
 """Connection options shared by every module, and their resolution against the Consul CLI's environment.
 
 The option names follow community.general's consul modules. Options that map one-to-one to a
-CLI environment variable use Ansible's own env_fallback; the ones that need parsing (CONSUL_HTTP_ADDR,
-CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE, the user and password of http_auth) are
-resolved here, so that an explicit option always wins and a bad value names its variable.
+CLI environment variable use Ansible's own env_fallback; the ones that need parsing or an order of their
+own (CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE before
+CONSUL_HTTP_TOKEN, the user and password of http_auth) are resolved here, so that an explicit option
+always wins and a bad value names its variable. Values pasted from vaults and files are stripped of
+surrounding white space; what is left must be usable as it is, or the error says what to change.
 """
 
 from __future__ import annotations
 
+import ipaddress
+import math
 import os
 import re
 
@@ -34,7 +38,7 @@ def connection_argument_spec():
         client_cert=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_CERT'])),
         client_key=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_KEY'])),
         tls_server_name=dict(type='str', fallback=(env_fallback, ['CONSUL_TLS_SERVER_NAME'])),
-        token=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_TOKEN'])),
+        token=dict(type='str', no_log=True),  # CONSUL_HTTP_TOKEN_FILE, then CONSUL_HTTP_TOKEN: see resolve_connection
         http_auth=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_AUTH'])),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         partition=dict(type='str', fallback=(env_fallback, ['CONSUL_PARTITION'])),
@@ -66,6 +70,7 @@ class Connection:
         self.partition = partition
         self.tls_server_name = tls_server_name
         self.http_auth = http_auth  # (user, password) for HTTP basic authentication, or None
+        self.warnings = []  # settings that are used, but probably not as meant
 
     @property
     def base_url(self):
@@ -140,11 +145,58 @@ def parse_http_addr(value, name='CONSUL_HTTP_ADDR'):
         host, port = split_host_port(hostport)
     except ValueError as exc:
         raise OptionError('%s=%r is not a valid address: %s' % (name, value, exc))
-    return scheme, host, port
+    return scheme, validate_host(host, name), port
+
+
+_HOST_LABEL = re.compile(r'^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$')
+
+
+def validate_host(value, name='host'):
+    """Return `value` as a host to connect to: a host name, an IPv4 address, or an IPv6 address (bare or in
+    brackets); anything else, such as a URL or host:port, is refused with what to write instead."""
+    host = value.strip()
+    if '@' in host:
+        # Do not echo the value: it may carry a password.
+        raise OptionError('%s must be a host name or IP address, without user:password@' % name)
+    if any(char in host for char in '/?#') or host.lower().startswith(('http:', 'https:')):
+        raise OptionError('%s=%r is a URL, not a host name: give only the host name or IP address there, and the '
+                          'scheme and port in scheme and port (or set CONSUL_HTTP_ADDR to the URL)' % (name, value))
+    bare = host[1:-1] if host.startswith('[') and host.endswith(']') else host
+    try:
+        return str(ipaddress.ip_address(bare))
+    except ValueError:
+        pass
+    if ':' in host:
+        raise OptionError('%s=%r is not a host name or IP address: put a port in port, and write an IPv6 address '
+                          'as ::1 or [::1]' % (name, value))
+    labels = host[:-1].split('.') if host.endswith('.') else host.split('.')
+    if not host or len(host) > 253 or not all(_HOST_LABEL.match(label) for label in labels):
+        raise OptionError('%s=%r is not a host name or IP address: use letters, digits, "-" and "." only, for '
+                          'example consul.example.com or 10.0.0.5' % (name, value))
+    return host
+
+
+def clean_secret(value, name):
+    """`value` without surrounding white space; refused, naming `name` and never the value, when a line break,
+    another control character or a non-ASCII character is left inside (HTTP headers cannot carry them)."""
+    cleaned = value.strip()
+    if any(ord(char) < 32 or ord(char) > 126 for char in cleaned):
+        raise OptionError('%s holds a line break, another control character or a non-ASCII character inside it '
+                          '(white space around it is removed): copy it again as one line, without comments' % name)
+    return cleaned
+
+
+def validate_seconds(value, name):
+    """Fail unless `value` is a positive, finite number of seconds."""
+    if value is None or isinstance(value, bool) or not isinstance(value, (int, float)) or \
+            not math.isfinite(value) or value <= 0:
+        raise OptionError('%s must be a positive number of seconds, not %r' % (name, value))
+    return value
 
 
 def parse_http_auth(value):
     """Split 'user:password' (or 'user') the way the Consul CLI reads CONSUL_HTTP_AUTH; never echo the value."""
+    value = clean_secret(value, 'http_auth (or CONSUL_HTTP_AUTH)')
     user, _sep, password = value.partition(':')
     if not user:
         raise OptionError('http_auth (or CONSUL_HTTP_AUTH) must be user:password or user; the user part is empty')
@@ -152,13 +204,25 @@ def parse_http_auth(value):
 
 
 def _read_token_file(path):
+    """The token in the file, or None when it holds nothing but white space (the CLI then uses CONSUL_HTTP_TOKEN)."""
     try:
         with open(path, 'r') as handle:
-            token = handle.read().strip()
-    except (IOError, OSError) as exc:
-        raise OptionError('CONSUL_HTTP_TOKEN_FILE points to %s, which cannot be read: %s' % (path, exc.strerror or exc))
-    if not token:
-        raise OptionError('CONSUL_HTTP_TOKEN_FILE points to %s, which is empty' % path)
+            text = handle.read()
+    except (IOError, OSError, UnicodeDecodeError) as exc:
+        raise OptionError('CONSUL_HTTP_TOKEN_FILE points to %s, which cannot be read: %s'
+                          % (path, getattr(exc, 'strerror', None) or 'it is not text'))
+    return clean_secret(text, 'the file %s named by CONSUL_HTTP_TOKEN_FILE' % path) or None
+
+
+def _resolve_token(params, environ):
+    """An explicit token wins; then, as in the Consul CLI (api.go), a token file is used over CONSUL_HTTP_TOKEN."""
+    if params.get('token') and params['token'].strip():
+        return clean_secret(params['token'], 'token')
+    token = None
+    if _env(environ, 'CONSUL_HTTP_TOKEN_FILE'):
+        token = _read_token_file(environ['CONSUL_HTTP_TOKEN_FILE'])
+    if token is None and _env(environ, 'CONSUL_HTTP_TOKEN'):
+        token = clean_secret(environ['CONSUL_HTTP_TOKEN'], 'CONSUL_HTTP_TOKEN') or None
     return token
 
 
@@ -185,7 +249,7 @@ def resolve_connection(params, environ=None):
         env_scheme = 'https' if parse_bool_env('CONSUL_HTTP_SSL', environ['CONSUL_HTTP_SSL']) else None
 
     scheme = params.get('scheme') or env_scheme or 'http'
-    host = params.get('host') or env_host or DEFAULT_HOST
+    host = validate_host(params['host']) if params.get('host') else env_host or DEFAULT_HOST
     port = params.get('port')
     if port is None:
         port = env_port or DEFAULT_PORTS[scheme]
@@ -197,23 +261,22 @@ def resolve_connection(params, environ=None):
         verify_env = _env(environ, 'CONSUL_HTTP_SSL_VERIFY')
         validate_certs = parse_bool_env('CONSUL_HTTP_SSL_VERIFY', verify_env) if verify_env else True
 
-    token = params.get('token') or None
-    if token is None and _env(environ, 'CONSUL_HTTP_TOKEN_FILE'):
-        token = _read_token_file(environ['CONSUL_HTTP_TOKEN_FILE'])
-
-    timeout = params.get('timeout')
-    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
-    if timeout <= 0:
-        raise OptionError('timeout must be a positive number of seconds, not %s' % timeout)
+    token = _resolve_token(params, environ)
+    timeout = validate_seconds(DEFAULT_TIMEOUT if params.get('timeout') is None else params['timeout'], 'timeout')
 
     _check_file('ca_path', params.get('ca_path'), ('CONSUL_CACERT', 'CONSUL_CAPATH'), environ, directory_ok=True)
     _check_file('client_cert', params.get('client_cert'), ('CONSUL_CLIENT_CERT',), environ)
     _check_file('client_key', params.get('client_key'), ('CONSUL_CLIENT_KEY',), environ)
 
-    return Connection(
+    tls_server_name = (params.get('tls_server_name') or '').strip() or None
+    connection = Connection(
         scheme=scheme, host=host, port=port, token=token, validate_certs=validate_certs,
         ca_path=params.get('ca_path'), client_cert=params.get('client_cert'),
         client_key=params.get('client_key'), timeout=timeout, partition=params.get('partition') or None,
-        tls_server_name=params.get('tls_server_name') or None,
+        tls_server_name=tls_server_name and validate_host(tls_server_name, 'tls_server_name'),
         http_auth=parse_http_auth(params['http_auth']) if params.get('http_auth') else None,
     )
+    if tls_server_name and scheme != 'https':
+        connection.warnings.append('tls_server_name (or CONSUL_TLS_SERVER_NAME) has no effect with scheme http: '
+                                   'set scheme https (or an https:// CONSUL_HTTP_ADDR) for it to be checked')
+    return connection

@@ -130,11 +130,21 @@ def test_missing_token_file_is_a_clear_error(tmp_path):
         resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(tmp_path / 'nope')})
 
 
-def test_empty_token_file_is_a_clear_error(tmp_path):
+def test_an_empty_token_file_falls_back_to_consul_http_token_as_in_the_cli(tmp_path):
     token_file = tmp_path / 'token'
     token_file.write_text('\n')
-    with pytest.raises(OptionError, match='which is empty'):
-        resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(token_file)})
+    environ = {'CONSUL_HTTP_TOKEN_FILE': str(token_file), 'CONSUL_HTTP_TOKEN': 'from-env'}
+    assert resolve_connection(params(), environ=environ).token == 'from-env'
+    assert resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(token_file)}).token is None
+
+
+def test_token_file_wins_over_consul_http_token_as_in_the_cli(tmp_path):
+    # api/api.go: when a token file is set, its token replaces CONSUL_HTTP_TOKEN's.
+    token_file = tmp_path / 'token'
+    token_file.write_text('from-file\n')
+    environ = {'CONSUL_HTTP_TOKEN_FILE': str(token_file), 'CONSUL_HTTP_TOKEN': 'from-env'}
+    assert resolve_connection(params(), environ=environ).token == 'from-file'
+    assert resolve_connection(params(token='explicit'), environ=environ).token == 'explicit'
 
 
 def test_missing_ca_path_is_a_clear_error_naming_its_source(tmp_path):
@@ -195,7 +205,7 @@ def test_repr_never_shows_the_token():
 def test_spec_uses_ansible_env_fallback_for_one_to_one_variables():
     spec = connection_argument_spec()
     assert spec['token']['no_log'] is True
-    assert spec['token']['fallback'][1] == ['CONSUL_HTTP_TOKEN']
+    assert 'fallback' not in spec['token']  # resolved with CONSUL_HTTP_TOKEN_FILE, which comes first
     assert spec['ca_path']['fallback'][1] == ['CONSUL_CACERT', 'CONSUL_CAPATH']
     assert spec['partition']['fallback'][1] == ['CONSUL_PARTITION']
     assert spec['tls_server_name']['fallback'][1] == ['CONSUL_TLS_SERVER_NAME']
