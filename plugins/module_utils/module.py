@@ -13,8 +13,10 @@ import time
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.consul.peering.plugins.module_utils.api import (
-    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ConsulClient, ConsulConnectionError, ConsulError,
+    HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ConsulClient,
 )
+from ansible_collections.consul.peering.plugins.module_utils.errors import ConsulConnectionError, ConsulError
+from ansible_collections.consul.peering.plugins.module_utils.masking import Secrets
 from ansible_collections.consul.peering.plugins.module_utils.options import (
     CONNECTION_REQUIRED_BY, OptionError, connection_argument_spec, resolve_connection,
 )
@@ -25,7 +27,6 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import (
 DEFAULT_WAIT_TIMEOUT = 120
 POLL_FIRST = 0.25
 POLL_MAX = 2.0
-MASK = '********'
 
 
 class PeeringModule:
@@ -37,36 +38,31 @@ class PeeringModule:
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by=CONNECTION_REQUIRED_BY)
         self.params = self.module.params
         self.partition = self.params.get('partition') or None
-        self._secrets = set()
+        self.secrets = Secrets()
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-        try:
+        with self.failures():
             self.connection = resolve_connection(self.params)
-        except OptionError as exc:
-            self.fail(str(exc))
-        # A token read from CONSUL_HTTP_TOKEN_FILE is not a module parameter, so Ansible does not know to hide it;
-        # nor does it know the password part of http_auth on its own.
-        self.hide(self.connection.token)
-        self.hide(self.connection.http_auth and self.connection.http_auth[1])
+            # The client registers its ACL token and basic-auth password with every form they can take in a
+            # message; Ansible knows only the exact values of no_log parameters, not a token read from a file.
+            self.client = ConsulClient(self.connection, self.secrets)
+        self.module.no_log_values.update(self.secrets.forms)
+        for warning in self.connection.warnings:
+            self.module.warn(warning)
         if self.connection.scheme == 'https' and not self.connection.validate_certs:
             self.module.warn('validate_certs is false: the Consul server certificate is not verified, so the ACL '
                              'token is sent to whoever answers at %s. Prefer ca_path.' % self.connection.base_url)
-        self.client = ConsulClient(self.connection)
 
     @property
     def check_mode(self):
         return self.module.check_mode
 
     def hide(self, secret):
-        """Make sure `secret` never appears in anything this module returns or logs."""
-        if secret:
-            self._secrets.add(secret)
-            self.module.no_log_values.add(secret)
+        """Make sure `secret`, in any form a message can carry it, never appears in what this module returns or logs."""
+        self.module.no_log_values.update(self.secrets.add(secret))
 
     def fail(self, msg, **kwargs):
-        for secret in self._secrets:
-            msg = msg.replace(secret, MASK)
-        self.module.fail_json(msg=msg, **kwargs)
+        self.module.fail_json(msg=self.secrets.mask(msg), **kwargs)
 
     @contextlib.contextmanager
     def failures(self):

@@ -163,7 +163,7 @@ actions:
   sample: [establish, wait_until_active]
 '''
 
-from ansible_collections.consul.peering.plugins.module_utils.api import (
+from ansible_collections.consul.peering.plugins.module_utils.errors import (
     PeeringNameConflictError, PeeringTokenRejectedError,
 )
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule

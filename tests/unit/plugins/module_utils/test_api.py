@@ -10,9 +10,10 @@ import socket
 import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils import api
-from ansible_collections.consul.peering.plugins.module_utils.api import (
-    ConsulAPIError, ConsulClient, ConsulConnectionError, ConsulPermissionError, ConsulTimeoutError,
-    PeeringTokenRejectedError, consul_message, explain,
+from ansible_collections.consul.peering.plugins.module_utils.api import ConsulClient
+from ansible_collections.consul.peering.plugins.module_utils.errors import (
+    ConsulAPIError, ConsulConnectionError, ConsulPermissionError, ConsulTimeoutError, PeeringTokenRejectedError,
+    consul_message, hint_for,
 )
 from ansible_collections.consul.peering.plugins.module_utils.options import Connection
 from ansible_collections.consul.peering.tests.unit.consul_data import make_peering
@@ -219,7 +220,7 @@ def test_used_peering_token_is_its_own_error(server):
     server.script('POST', '/v1/peering/establish', (403, 'rpc error: code = PermissionDenied desc = a new peering '
                                                          'token must be generated: invalid peering establishment secret'))
     with pytest.raises(PeeringTokenRejectedError, match='already used, or a newer token was generated'):
-        client_for(server).establish('dc1', 'tok')
+        client_for(server).establish('dc1', 'eyJDQSI6bnVsbH0-a-peering-token')
 
 
 def test_4xx_carries_consul_text(server):
@@ -244,10 +245,10 @@ def test_non_json_success_body_is_an_error(server):
         client_for(server).list_peerings()
 
 
-def test_consul_message_and_explain():
+def test_consul_message_and_hint_for():
     assert consul_message('rpc error: code = Unknown desc = boom\n') == 'boom'
-    assert explain('CA has not finished initializing') .startswith("Consul's Connect CA")
-    assert explain('something else') is None
+    assert hint_for('CA has not finished initializing') .startswith("Consul's Connect CA")
+    assert hint_for('something else') is None
 
 
 def test_establish_errors_from_a_starting_or_unreachable_acceptor_are_explained():
@@ -255,11 +256,11 @@ def test_establish_errors_from_a_starting_or_unreachable_acceptor_are_explained(
     starting = ('failed to exchange peering secret through address "127.0.0.1:36321": rpc error: code = '
                 'Unavailable desc = connection error: desc = "transport: authentication handshake failed: '
                 'remote error: tls: unrecognized name"')
-    assert 'have just started' in explain(starting)
+    assert 'have just started' in hint_for(starting)
     unreachable = ('failed to exchange peering secret through address "10.0.0.9:8503": rpc error: code = '
                    'Unavailable desc = connection error: desc = "transport: Error while dialing: dial tcp '
                    '10.0.0.9:8503: connect: connection refused"')
-    assert 'server_external_addresses' in explain(unreachable)
+    assert 'server_external_addresses' in hint_for(unreachable)
 
 
 # -- TLS settings ----------------------------------------------------------------------------
@@ -291,6 +292,5 @@ def test_tls_server_name_is_sent_as_sni_and_checked_on_https_only():
     client = ConsulClient(Connection('https', '10.0.0.5', 8501, tls_server_name='server.dc1.consul'))
     pool_kw = client.session.get_adapter('https://10.0.0.5:8501').poolmanager.connection_pool_kw
     assert pool_kw['server_hostname'] == pool_kw['assert_hostname'] == 'server.dc1.consul'
-    assert client.session.get_adapter('https://10.0.0.5:8501').max_retries.total == api.RETRIES
     plain = ConsulClient(Connection('http', '10.0.0.5', 8500, tls_server_name='server.dc1.consul'))
     assert 'server_hostname' not in plain.session.get_adapter('http://10.0.0.5:8500').poolmanager.connection_pool_kw
