@@ -359,7 +359,7 @@ class ConsulClient:
             remaining = end - time.monotonic()
             if remaining <= 0:
                 raise ConsulTimeoutError('Consul did not answer %s within %gs (timeout)%s'
-                                         % (where, end - started, self._unknown_outcome(method)))
+                                         % (where, round(end - started, 1), self._unknown_outcome(method)))
             response, failure, retry = self._send(method, url, where, params, body, remaining, end - started)
             if failure is None and response.status_code in RETRIED_STATUSES and method in RETRIED_METHODS:
                 retry = True
@@ -388,7 +388,7 @@ class ConsulClient:
         except requests.exceptions.RequestException as exc:
             if self._deadline.expired or isinstance(exc, requests.exceptions.Timeout) or _is_timeout(exc):
                 return None, ConsulTimeoutError('Consul did not answer %s within %gs (timeout)%s'
-                                                % (where, budget, self._unknown_outcome(method))), False
+                                                % (where, round(budget, 1), self._unknown_outcome(method))), False
             return (None,) + self._failure(method, url, where, exc)
         finally:
             self._deadline.disarm()

@@ -6,8 +6,11 @@
 """A loopback HTTP server that answers from a script, for faults a real Consul will not produce on demand.
 
 Each answer is (status, body) or one of the faults RESET (close the connection without answering),
-RESET_MID_BODY (send headers and part of the body, then close) or ('slow', seconds, status, body).
-The server records every request (method, path, headers, JSON body), so tests can count write calls.
+RESET_MID_BODY (send headers and part of the body, then close), ('slow', seconds, status, body),
+('trickle', seconds, status, body) (the whole answer, headers included, one byte every `seconds`),
+('redirect', status, location) or ('echo', status) (the request's headers back, as a proxy's error
+page may show them). The server records every request (method, path, headers, JSON body), so tests
+can count write calls.
 """
 
 from __future__ import annotations
@@ -53,6 +56,25 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack('ii', 1, 0))
         self.connection.close()
         self.close_connection = True
+
+    def trickle(self, status, data, interval):
+        """Send the whole answer, status line and headers included, one byte every `interval` seconds."""
+        raw = ('HTTP/1.1 %d Scripted\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n'
+               % (status, len(data))).encode() + data
+        try:
+            for index in range(len(raw)):
+                self.wfile.write(raw[index:index + 1])
+                self.wfile.flush()
+                time.sleep(interval)
+        except OSError:
+            pass  # the client gave up, as it should
+        self.close_connection = True
+
+    def redirect(self, status, location):
+        self.send_response(status)
+        self.send_header('Location', location)
+        self.send_header('Content-Length', '0')
+        self.end_headers()
 
     def answer(self, status, data, length=None, cut=False):
         """Send `data` (bytes) as JSON; with `cut`, send the headers and only part of the body, then reset."""
@@ -129,5 +151,13 @@ class ScriptedServer(LoopbackServer):
         if answer[0] == 'slow':
             time.sleep(answer[1])
             answer = answer[2:]
+        elif answer[0] == 'trickle':
+            request.trickle(answer[2], json.dumps(answer[3]).encode(), answer[1])
+            return
+        elif answer[0] == 'redirect':
+            request.redirect(answer[1], answer[2])
+            return
+        elif answer[0] == 'echo':
+            answer = (answer[1], '\n'.join('%s: %s' % item for item in request.headers.items()))
         status, payload = answer
         request.answer(status, (payload if isinstance(payload, str) else json.dumps(payload)).encode())

@@ -5,15 +5,19 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import socket
+import time
+from urllib.parse import quote
 
 import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils import api
 from ansible_collections.consul.peering.plugins.module_utils.api import ConsulClient
 from ansible_collections.consul.peering.plugins.module_utils.errors import (
-    ConsulAPIError, ConsulConnectionError, ConsulPermissionError, ConsulTimeoutError, PeeringTokenRejectedError,
-    consul_message, hint_for,
+    ConsulAPIError, ConsulConnectionError, ConsulPermissionError, ConsulRedirectError, ConsulTimeoutError,
+    ConsulTLSError, PeeringTokenRejectedError, consul_message, hint_for,
 )
 from ansible_collections.consul.peering.plugins.module_utils.options import Connection
 from ansible_collections.consul.peering.tests.unit.consul_data import make_peering
@@ -37,6 +41,15 @@ def client_for(server, **kwargs):
     kwargs.setdefault('token', ACL_TOKEN)
     kwargs.setdefault('timeout', 5)
     return ConsulClient(Connection('http', '127.0.0.1', server.port, **kwargs))
+
+
+def assert_no_secret_forms(text, *secrets):
+    """No secret in `text` as is, escaped, quoted, base64-encoded, or as any 16-character piece."""
+    for secret in secrets:
+        forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe=''),
+                 base64.b64encode(secret.encode()).decode()}
+        forms.update(secret[start:start + 16] for start in range(max(len(secret) - 15, 1)))
+        assert not [form for form in forms if form in text], 'a form of secret %d is in the text' % secrets.index(secret)
 
 
 def free_port():
@@ -294,3 +307,113 @@ def test_tls_server_name_is_sent_as_sni_and_checked_on_https_only():
     assert pool_kw['server_hostname'] == pool_kw['assert_hostname'] == 'server.dc1.consul'
     plain = ConsulClient(Connection('http', '10.0.0.5', 8500, tls_server_name='server.dc1.consul'))
     assert 'server_hostname' not in plain.session.get_adapter('http://10.0.0.5:8500').poolmanager.connection_pool_kw
+
+
+# -- trust at the edges: redirects, secrets in answers, a request's whole time ------------------
+
+@pytest.mark.parametrize('status', [301, 302, 303, 307, 308])
+def test_a_redirect_is_never_followed_and_names_only_where_it_pointed(server, status):
+    with ScriptedServer() as elsewhere:
+        elsewhere.script('POST', '/v1/peering/establish', (200, {}))
+        location = 'http://user:pw@127.0.0.1:%d/v1/peering/establish?token=%s' % (elsewhere.port, ACL_TOKEN)
+        server.script('POST', '/v1/peering/establish', ('redirect', status, location))
+        with pytest.raises(ConsulRedirectError) as err:
+            client_for(server).establish('dc1', 'eyJDQSI6bnVsbH0-a-peering-token')
+        assert elsewhere.requests == []
+    message = str(err.value)
+    assert 'HTTP %d, a redirect to http://127.0.0.1:%d.' % (status, elsewhere.port) in message
+    assert "Consul's API never redirects" in message
+    assert 'pw' not in message and ACL_TOKEN not in message and '?' not in message.split('redirect to')[1]
+    assert len(server.requests) == 1
+
+
+def test_a_redirect_on_a_read_is_not_retried_or_followed(server):
+    server.script('GET', '/v1/peering/dc2', ('redirect', 302, '/elsewhere'))
+    with pytest.raises(ConsulRedirectError, match='a redirect to a path on the same server'):
+        client_for(server).read_peering('dc2')
+    assert len(server.requests) == 1
+
+
+def test_acl_token_and_basic_auth_echoed_in_an_error_are_masked_in_every_form(server):
+    server.script('GET', '/v1/peerings', ('echo', 502))
+    client = client_for(server, token=ACL_TOKEN, http_auth=('ops', 'pr0xy-passw0rd'))
+    with pytest.raises(ConsulAPIError) as err:
+        client.list_peerings()
+    message = str(err.value)
+    assert 'X-Consul-Token: ********' in message
+    assert 'Authorization: Basic ********' in message
+    assert_no_secret_forms(message, ACL_TOKEN, 'pr0xy-passw0rd', 'b3BzOnByMHh5LXBhc3N3MHJk')
+
+
+def test_a_secret_cut_by_the_length_limit_is_masked_before_the_cut(server):
+    # The limit is 2000 characters: put the token across it, so that a cut before masking keeps a piece.
+    body = 'x' * (2000 - 10) + ACL_TOKEN + ' and more'
+    server.script('GET', '/v1/peerings', (400, body))
+    with pytest.raises(ConsulAPIError) as err:
+        client_for(server).list_peerings()
+    assert_no_secret_forms(str(err.value), ACL_TOKEN)
+    assert 'x' * 100 + '********' in str(err.value)
+
+
+def test_json_escaped_and_repr_escaped_secrets_are_masked(server):
+    token = 'acl/with"quote\\and+plus'
+    server.script('GET', '/v1/peerings', (500, json.dumps({'token': token, 'repr': repr(token)})))
+    with pytest.raises(ConsulAPIError) as err:
+        client_for(server, token=token).list_peerings()
+    assert_no_secret_forms(str(err.value), token)
+
+
+def test_timeout_bounds_the_whole_request_against_a_server_that_trickles(server):
+    # One byte every 0.2 s: each read comes in time, so per-read timeouts alone never fire.
+    server.script('GET', '/v1/peerings', ('trickle', 0.2, 200, [{'Name': 'dc2', 'State': 'ACTIVE'}] * 5))
+    started = time.monotonic()
+    with pytest.raises(ConsulTimeoutError, match=r'did not answer GET .*/v1/peerings within 1s'):
+        client_for(server, timeout=1).list_peerings()
+    assert time.monotonic() - started < 1.5
+    assert len(server.requests) == 1  # a timeout is not retried: the time is used up
+
+
+def test_a_deadline_shorter_than_the_timeout_wins(server):
+    server.script('GET', '/v1/peering/dc2', ('slow', 3, 200, make_peering()))
+    started = time.monotonic()
+    with pytest.raises(ConsulTimeoutError, match=r'within 0.5s'):
+        client_for(server, timeout=30).read_peering('dc2', deadline=time.monotonic() + 0.5)
+    assert time.monotonic() - started < 1
+
+
+def test_retries_stop_when_the_timeout_is_used_up(server, monkeypatch):
+    monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0.4)  # 0.4 s, then 0.8 s: the second does not fit in 1 s
+    server.script('GET', '/v1/peering/dc2', (503, 'No cluster leader'))
+    started = time.monotonic()
+    with pytest.raises(ConsulAPIError, match='HTTP 503'):
+        client_for(server, timeout=1).read_peering('dc2')
+    assert time.monotonic() - started < 1
+    assert len(server.calls('GET')) == 2
+
+
+def test_a_ca_directory_of_plain_pem_files_is_one_bundle_as_in_the_consul_cli(tmp_path):
+    pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
+    (tmp_path / 'ca-one.pem').write_text(pem.replace('MIIB', 'MIIBone'))
+    (tmp_path / 'ca-two.crt').write_text('comment\n' + pem.replace('MIIB', 'MIIBtwo'))
+    (tmp_path / 'README').write_text('not a certificate')
+    client = ConsulClient(Connection('https', 'h', 8501, ca_path=str(tmp_path)))
+    with open(client.session.verify) as bundle:
+        text = bundle.read()
+    assert 'MIIBone' in text and 'MIIBtwo' in text and 'comment' not in text
+
+
+def test_a_ca_directory_without_certificates_is_a_clear_error(tmp_path):
+    with pytest.raises(ConsulTLSError, match='is a directory without any PEM certificate'):
+        ConsulClient(Connection('https', 'h', 8501, ca_path=str(tmp_path)))
+
+
+@pytest.mark.parametrize('text, hint', [
+    ('[SSL: WRONG_VERSION_NUMBER] wrong version number', 'most likely the plain HTTP port'),
+    ('[SSL: RECORD_LAYER_FAILURE] record layer failure', 'most likely the plain HTTP port'),
+    ('EOF occurred in violation of protocol', 'requires a client certificate'),
+    ('[SSL: TLSV13_ALERT_CERTIFICATE_REQUIRED] tlsv13 alert certificate required', 'requires a client certificate'),
+    ("Hostname mismatch, certificate is not valid for 'x'", 'set tls_server_name'),
+    ('[SSL: CERTIFICATE_VERIFY_FAILED] certificate verify failed', 'set ca_path'),
+])
+def test_tls_failures_get_a_hint_that_says_what_to_change(text, hint):
+    assert hint in api._tls_hint(text)  # pylint: disable=protected-access
