@@ -223,3 +223,89 @@ def test_parse_bool_env_rejects_yes():
     # The Consul CLI uses Go's strconv.ParseBool, which does not know "yes".
     with pytest.raises(OptionError):
         parse_bool_env('CONSUL_HTTP_SSL', 'yes')
+
+
+# -- input as it arrives from vaults, files and copy-paste --------------------------------------
+
+@pytest.mark.parametrize('value, host', [
+    ('consul.example.com', 'consul.example.com'),
+    ('consul.example.com.', 'consul.example.com.'),
+    ('  consul-1.example.com\n', 'consul-1.example.com'),
+    ('10.0.0.5', '10.0.0.5'),
+    ('::1', '::1'),
+    ('[fe80::1]', 'fe80::1'),
+])
+def test_host_accepts_names_and_addresses_and_strips_white_space(value, host):
+    assert resolve_connection(params(host=value), environ={}).host == host
+
+
+@pytest.mark.parametrize('value, words', [
+    ('127.0.0.3/', 'is a URL'),
+    ('127.0.0.1#', 'is a URL'),
+    ('127.0.0.1/x', 'is a URL'),
+    ('https://consul.example.com:8501', 'is a URL'),
+    ('consul.example.com?x=1', 'is a URL'),
+    ('127.0.0.1:8500', 'put a port in port'),
+    ('consul example', 'not a host name'),
+    ('-consul', 'not a host name'),
+])
+def test_host_refuses_urls_ports_and_junk_and_says_what_to_write(value, words):
+    with pytest.raises(OptionError, match=words) as err:
+        resolve_connection(params(host=value), environ={})
+    assert str(err.value).startswith('host=')
+
+
+def test_host_with_credentials_is_refused_without_echoing_them():
+    with pytest.raises(OptionError, match='without user:password@') as err:
+        resolve_connection(params(host='evil:s3cret@127.0.0.1'), environ={})
+    assert 's3cret' not in str(err.value)
+
+
+def test_an_address_in_consul_http_addr_with_a_bad_host_names_the_variable():
+    with pytest.raises(OptionError, match='CONSUL_HTTP_ADDR'):
+        resolve_connection(params(), environ={'CONSUL_HTTP_ADDR': 'http://bad host:8500'})
+
+
+@pytest.mark.parametrize('timeout', [0, -1, float('nan'), float('inf'), -float('inf')])
+def test_timeout_must_be_positive_and_finite(timeout):
+    with pytest.raises(OptionError, match='timeout must be a positive number of seconds'):
+        resolve_connection(params(timeout=timeout), environ={})
+
+
+@pytest.mark.parametrize('source', ['param', 'env', 'file'])
+def test_a_token_is_stripped_of_the_newline_a_vault_or_file_adds(tmp_path, source):
+    value = '  b1gs3cret-acl-token\n'
+    token_file = tmp_path / 'token'
+    token_file.write_text(value)
+    given = {'param': (params(token=value), {}), 'env': (params(), {'CONSUL_HTTP_TOKEN': value}),
+             'file': (params(), {'CONSUL_HTTP_TOKEN_FILE': str(token_file)})}[source]
+    assert resolve_connection(*given).token == 'b1gs3cret-acl-token'
+
+
+@pytest.mark.parametrize('source, named', [
+    ('param', 'token holds'),
+    ('env', 'CONSUL_HTTP_TOKEN holds'),
+    ('file', 'named by CONSUL_HTTP_TOKEN_FILE holds'),
+])
+def test_a_token_with_a_line_break_inside_is_refused_naming_the_option_never_the_value(tmp_path, source, named):
+    value = '# the dc1 token\nb1gs3cret-acl-token\n'
+    token_file = tmp_path / 'token'
+    token_file.write_text(value)
+    given = {'param': (params(token=value), {}), 'env': (params(), {'CONSUL_HTTP_TOKEN': value}),
+             'file': (params(), {'CONSUL_HTTP_TOKEN_FILE': str(token_file)})}[source]
+    with pytest.raises(OptionError, match=named) as err:
+        resolve_connection(*given)
+    assert 's3cret' not in str(err.value) and 'dc1 token' not in str(err.value)
+
+
+def test_http_auth_is_stripped_and_a_control_character_inside_is_refused():
+    assert resolve_connection(params(http_auth='ops:pw\n'), environ={}).http_auth == ('ops', 'pw')
+    with pytest.raises(OptionError, match='http_auth') as err:
+        resolve_connection(params(http_auth='ops:p\tw'), environ={})
+    assert 'p\tw' not in str(err.value)
+
+
+def test_tls_server_name_on_plain_http_warns_that_it_has_no_effect():
+    conn = resolve_connection(params(tls_server_name='server.dc1.consul'), environ={})
+    assert 'has no effect with scheme http' in conn.warnings[0]
+    assert resolve_connection(params(scheme='https', tls_server_name='server.dc1.consul'), environ={}).warnings == []
