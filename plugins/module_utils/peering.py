@@ -77,7 +77,10 @@ class Plan:
 
 def validate_peer_name(name, option='peer_name'):
     """Fail unless `name` is a peer name Consul accepts."""
-    if not isinstance(name, str) or not PEER_NAME_RE.match(name):
+    if isinstance(name, str) and name != name.strip() and PEER_NAME_RE.fullmatch(name.strip()):
+        raise PeeringError('%s %r has white space or a line break around it: remove it (Consul refuses such a '
+                           'name, and the peering would be a different one)' % (option, name))
+    if not isinstance(name, str) or not PEER_NAME_RE.fullmatch(name):
         raise PeeringError(
             '%s %r is not a valid peer name: Consul requires a DNS label of 1 to 63 lowercase letters, '
             "digits or '-', starting and ending with a letter or digit" % (option, name))
@@ -86,8 +89,13 @@ def validate_peer_name(name, option='peer_name'):
 def validate_server_addresses(addresses, option='server_external_addresses'):
     """Fail unless every address is host:port with a port from 1 to 65535."""
     for address in addresses or []:
+        if not isinstance(address, str):
+            raise PeeringError('%s: %r is not a host:port string' % (option, address))
+        if '://' in address or '/' in address:
+            raise PeeringError('%s: %r is a URL; write the address as host:port without a scheme or path, for '
+                               'example lb.example.com:8503 (peering uses gRPC TLS, never HTTP)' % (option, address))
         try:
-            _host, port = split_host_port(str(address))
+            _host, port = split_host_port(address)
         except ValueError as exc:
             raise PeeringError('%s: %r is not a valid host:port address: %s' % (option, address, exc))
         if port is None:
@@ -115,16 +123,36 @@ def validate_meta(meta):
 
 # -- tokens ---------------------------------------------------------------------------------
 
+_WHITE_SPACE = re.compile(r'\s+')
+# Field of a peering token -> (the JSON type it must have, what to call that type in an error).
+_TOKEN_FIELD_TYPES = {
+    'PeerID': (str, 'a string'), 'ServerName': (str, 'a string'), 'EstablishmentSecret': (str, 'a string'),
+    'ServerAddresses': (list, 'a list'), 'ManualServerAddresses': (list, 'a list'), 'CA': (list, 'a list'),
+    'Remote': (dict, 'an object'),
+}
+
+
+def clean_peering_token(token):
+    """The token as Consul must receive it: without the white space that copying adds around and inside it.
+
+    Base64 never holds white space, so removing it is safe: a token wrapped at 76 columns (mail, some vault
+    tools), folded by YAML's `>` or pasted with a newline is the same token. Consul's own decoder (Go)
+    skips only CR and LF; spaces around a token made it refuse one after a write attempt.
+    """
+    if not isinstance(token, str) or not token.strip():
+        raise PeeringError('peering_token is empty')
+    return _WHITE_SPACE.sub('', token)
+
+
 def decode_peering_token(token):
     """Decode a peering token locally; return (token_info without the secret, establishment secret).
 
     The token is base64 (standard alphabet) of JSON written by Consul's GenerateToken. Errors never
     repeat the token, which is a credential.
     """
-    if not isinstance(token, str) or not token.strip():
-        raise PeeringError('peering_token is empty')
+    token = clean_peering_token(token)
     try:
-        raw = base64.b64decode(token.strip(), validate=True)
+        raw = base64.b64decode(token, validate=True)
     except (binascii.Error, ValueError):
         raise PeeringError('peering_token is not valid base64: pass the token exactly as consul_peering_token '
                            'or "consul peering generate-token" printed it')
@@ -135,6 +163,12 @@ def decode_peering_token(token):
     if not isinstance(data, dict):
         raise PeeringError('peering_token does not hold a JSON object, so it is not a Consul peering token')
 
+    wrong = ['%s (%s, not %s)' % (field, kind, type(data[field]).__name__)
+             for field, (expected, kind) in sorted(_TOKEN_FIELD_TYPES.items())
+             if data.get(field) is not None and not isinstance(data[field], expected)]
+    if wrong:
+        raise PeeringError('peering_token has fields of the wrong type: %s, so it is not a token Consul generated; '
+                           'pass the token exactly as consul_peering_token printed it' % ', '.join(wrong))
     missing = [field for field in ('PeerID', 'ServerAddresses', 'EstablishmentSecret') if not data.get(field)]
     if data.get('CA') and not data.get('ServerName'):
         missing.append('ServerName')
@@ -142,14 +176,14 @@ def decode_peering_token(token):
         raise PeeringError('peering_token is missing %s, so it is not a complete Consul peering token'
                            % ', '.join(missing))
     addresses = data['ServerAddresses']
-    if not isinstance(addresses, list):
-        raise PeeringError('peering_token has ServerAddresses that is not a list')
     validate_server_addresses(addresses, option='peering_token ServerAddresses')
     validate_server_addresses(data.get('ManualServerAddresses') or [], option='peering_token ManualServerAddresses')
     ca = data.get('CA') or []
     if not isinstance(ca, list) or not all(isinstance(pem, str) and 'BEGIN CERTIFICATE' in pem for pem in ca):
         raise PeeringError('peering_token has a CA field that is not a list of PEM certificates')
     remote = data.get('Remote') or {}
+    if not all(isinstance(remote.get(key), (str, type(None))) for key in ('Datacenter', 'Partition')):
+        raise PeeringError('peering_token has a Remote field whose Datacenter or Partition is not a string')
     info = {
         'peer_id': data['PeerID'],
         'server_name': data.get('ServerName'),

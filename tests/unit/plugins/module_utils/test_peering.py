@@ -11,7 +11,8 @@ import json
 import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, GENERATE, WAIT_ACTIVE, WAIT_GONE, PeeringError, decode_peering_token, describe_stream,
+    DELETE, ESTABLISH, GENERATE, WAIT_ACTIVE, WAIT_GONE, PeeringError, clean_peering_token, decode_peering_token,
+    describe_stream,
     is_deleting, is_dialer, peering_view, plan_delete, plan_establish, plan_token, validate_meta, validate_peer_name,
     validate_server_addresses,
 )
@@ -117,7 +118,7 @@ def _b64(data):
     (make_token(EstablishmentSecret=None), 'missing EstablishmentSecret'),
     (make_token(ServerAddresses=[]), 'missing ServerAddresses'),
     (make_token(ServerName=''), 'missing ServerName'),
-    (make_token(ServerAddresses='127.0.0.1:8503'), 'not a list'),
+    (make_token(ServerAddresses='127.0.0.1:8503'), 'ServerAddresses .a list, not str'),
     (make_token(ServerAddresses=['127.0.0.1']), 'has no port'),
     (make_token(ManualServerAddresses=['lb:99999']), 'ManualServerAddresses'),
     (make_token(CA=['not a cert']), 'not a list of PEM certificates'),
@@ -342,3 +343,51 @@ def test_plan_delete_diff_ends_absent():
     plan = plan_delete(make_peering('dialer', 'ACTIVE'), 'dc1')
     assert plan.before['state'] == 'ACTIVE'
     assert plan.after == {'name': 'dc1', 'state': 'absent'}
+
+
+# -- input as it arrives from vaults, files and copy-paste --------------------------------------
+
+@pytest.mark.parametrize('name', ['dc2\n', ' dc2', 'dc2 ', '\tdc2\r\n'])
+def test_a_peer_name_with_white_space_around_it_is_refused_before_any_call(name):
+    with pytest.raises(PeeringError, match='white space or a line break around it'):
+        validate_peer_name(name)
+
+
+def test_a_peer_name_with_a_final_newline_does_not_slip_through_the_pattern():
+    # `$` matches before a final newline; the check must not.
+    with pytest.raises(PeeringError):
+        validate_peer_name('dc2\n\n')
+
+
+@pytest.mark.parametrize('shape', ['around', 'wrapped at 76', 'folded by YAML', 'crlf'])
+def test_a_token_with_white_space_around_or_inside_is_the_same_token(shape):
+    token = make_token()
+    pasted = {
+        'around': '  %s\n' % token,
+        'wrapped at 76': '\n'.join(token[i:i + 76] for i in range(0, len(token), 76)) + '\n',
+        'folded by YAML': ' '.join(token[i:i + 60] for i in range(0, len(token), 60)),
+        'crlf': '\r\n'.join(token[i:i + 64] for i in range(0, len(token), 64)),
+    }[shape]
+    assert clean_peering_token(pasted) == token
+    assert decode_peering_token(pasted) == decode_peering_token(token)
+
+
+@pytest.mark.parametrize('fields, named', [
+    ({'PeerID': 12345}, 'PeerID (a string, not int)'),
+    ({'ServerAddresses': '127.0.0.1:8503'}, 'ServerAddresses (a list, not str)'),
+    ({'ServerName': ['x']}, 'ServerName (a string, not list)'),
+    ({'EstablishmentSecret': {'a': 1}}, 'EstablishmentSecret (a string, not dict)'),
+    ({'Remote': 'dc1'}, 'Remote (an object, not str)'),
+    ({'ServerAddresses': [8503]}, 'is not a host:port string'),
+])
+def test_a_token_whose_fields_have_the_wrong_types_fails_before_any_call(fields, named):
+    with pytest.raises(PeeringError) as err:
+        decode_peering_token(make_token(**fields))
+    assert named in str(err.value)
+    assert SECRET not in str(err.value)
+
+
+@pytest.mark.parametrize('address', ['https://lb:8503', 'lb:8503/grpc', 'grpc://10.0.0.1:8503'])
+def test_a_url_as_a_server_address_says_to_write_host_port(address):
+    with pytest.raises(PeeringError, match='is a URL; write the address as host:port without a scheme'):
+        validate_server_addresses([address])
