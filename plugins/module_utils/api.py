@@ -211,9 +211,12 @@ class ConsulAdapter(HTTPAdapter):
 
 
 def _ca_bundle(ca_path):
-    """What requests should verify against: a file as is; a directory as one bundle of every PEM file in it.
+    """What requests should verify against: a file as is; a directory as one bundle of every file in it.
 
-    The Consul CLI (Go) trusts every PEM file in a CA directory; OpenSSL only reads c_rehash-ed names.
+    The Consul CLI (Go's go-rootcerts) trusts every PEM file in a CA directory and its subdirectories;
+    OpenSSL would only read c_rehash-ed names. Files without a certificate are skipped, where the CLI
+    refuses the whole directory: /etc/ssl/certs holds a Java keystore on Debian, and trusting nothing
+    more than the certificates found is no weaker.
     """
     if not os.path.isdir(ca_path):
         return ca_path
@@ -222,10 +225,9 @@ def _ca_bundle(ca_path):
         for name in sorted(files):
             try:
                 with open(os.path.join(root, name), 'r', encoding='utf-8', errors='replace') as handle:
-                    text = handle.read()
+                    pems.extend(_PEM_CERTIFICATE.findall(handle.read()))
             except (IOError, OSError):
-                continue
-            pems.extend(_PEM_CERTIFICATE.findall(text))
+                continue  # unreadable, like a dangling link: it holds nothing to trust
     if not pems:
         raise ConsulTLSError('ca_path %s is a directory without any PEM certificate in it' % ca_path)
     handle, bundle = tempfile.mkstemp(prefix='consul-peering-ca-', suffix='.pem')

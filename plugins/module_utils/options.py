@@ -214,15 +214,18 @@ def _read_token_file(path):
     return clean_secret(text, 'the file %s named by CONSUL_HTTP_TOKEN_FILE' % path) or None
 
 
-def _resolve_token(params, environ):
+def _resolve_token(params, environ, warnings):
     """An explicit token wins; then, as in the Consul CLI (api.go), a token file is used over CONSUL_HTTP_TOKEN."""
     if params.get('token') and params['token'].strip():
         return clean_secret(params['token'], 'token')
-    token = None
-    if _env(environ, 'CONSUL_HTTP_TOKEN_FILE'):
-        token = _read_token_file(environ['CONSUL_HTTP_TOKEN_FILE'])
+    token, token_file = None, _env(environ, 'CONSUL_HTTP_TOKEN_FILE')
+    if token_file:
+        token = _read_token_file(token_file)
     if token is None and _env(environ, 'CONSUL_HTTP_TOKEN'):
         token = clean_secret(environ['CONSUL_HTTP_TOKEN'], 'CONSUL_HTTP_TOKEN') or None
+    if token_file and token is None:
+        warnings.append('CONSUL_HTTP_TOKEN_FILE names %s, which is empty, and CONSUL_HTTP_TOKEN is not set: no ACL '
+                        'token is sent' % token_file)
     return token
 
 
@@ -261,7 +264,8 @@ def resolve_connection(params, environ=None):
         verify_env = _env(environ, 'CONSUL_HTTP_SSL_VERIFY')
         validate_certs = parse_bool_env('CONSUL_HTTP_SSL_VERIFY', verify_env) if verify_env else True
 
-    token = _resolve_token(params, environ)
+    warnings = []
+    token = _resolve_token(params, environ, warnings)
     timeout = validate_seconds(DEFAULT_TIMEOUT if params.get('timeout') is None else params['timeout'], 'timeout')
 
     _check_file('ca_path', params.get('ca_path'), ('CONSUL_CACERT', 'CONSUL_CAPATH'), environ, directory_ok=True)
@@ -276,6 +280,7 @@ def resolve_connection(params, environ=None):
         tls_server_name=tls_server_name and validate_host(tls_server_name, 'tls_server_name'),
         http_auth=parse_http_auth(params['http_auth']) if params.get('http_auth') else None,
     )
+    connection.warnings.extend(warnings)
     if tls_server_name and scheme != 'https':
         connection.warnings.append('tls_server_name (or CONSUL_TLS_SERVER_NAME) has no effect with scheme http: '
                                    'set scheme https (or an https:// CONSUL_HTTP_ADDR) for it to be checked')

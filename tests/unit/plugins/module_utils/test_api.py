@@ -394,12 +394,20 @@ def test_retries_stop_when_the_timeout_is_used_up(server, monkeypatch):
 def test_a_ca_directory_of_plain_pem_files_is_one_bundle_as_in_the_consul_cli(tmp_path):
     pem = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n'
     (tmp_path / 'ca-one.pem').write_text(pem.replace('MIIB', 'MIIBone'))
-    (tmp_path / 'ca-two.crt').write_text('comment\n' + pem.replace('MIIB', 'MIIBtwo'))
-    (tmp_path / 'README').write_text('not a certificate')
+    (tmp_path / 'sub').mkdir()
+    (tmp_path / 'sub' / 'ca-two.crt').write_text('comment\n' + pem.replace('MIIB', 'MIIBtwo'))
     client = ConsulClient(Connection('https', 'h', 8501, ca_path=str(tmp_path)))
     with open(client.session.verify) as bundle:
         text = bundle.read()
     assert 'MIIBone' in text and 'MIIBtwo' in text and 'comment' not in text
+
+
+def test_files_without_a_certificate_in_a_ca_directory_are_skipped(tmp_path):
+    (tmp_path / 'ca.pem').write_text('-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n')
+    (tmp_path / 'README').write_text('not a certificate')
+    client = ConsulClient(Connection('https', 'h', 8501, ca_path=str(tmp_path)))
+    with open(client.session.verify) as bundle:
+        assert 'not a certificate' not in bundle.read()
 
 
 def test_a_ca_directory_without_certificates_is_a_clear_error(tmp_path):

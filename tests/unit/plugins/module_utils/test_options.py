@@ -135,7 +135,8 @@ def test_an_empty_token_file_falls_back_to_consul_http_token_as_in_the_cli(tmp_p
     token_file.write_text('\n')
     environ = {'CONSUL_HTTP_TOKEN_FILE': str(token_file), 'CONSUL_HTTP_TOKEN': 'from-env'}
     assert resolve_connection(params(), environ=environ).token == 'from-env'
-    assert resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(token_file)}).token is None
+    alone = resolve_connection(params(), environ={'CONSUL_HTTP_TOKEN_FILE': str(token_file)})
+    assert alone.token is None and 'which is empty' in alone.warnings[0]
 
 
 def test_token_file_wins_over_consul_http_token_as_in_the_cli(tmp_path):
