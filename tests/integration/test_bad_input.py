@@ -21,6 +21,8 @@ def b64(data):
 
 
 TOKEN_MISSING_FIELDS = b64(json.dumps({'CA': None, 'ServerAddresses': ['127.0.0.1:8503'], 'PeerID': 'x'}))
+TOKEN_WRONG_TYPES = b64(json.dumps({'CA': None, 'ServerAddresses': '127.0.0.1:8503', 'PeerID': 12345,
+                                    'EstablishmentSecret': 'e5c1-not-a-real-secret'}))
 
 # (case id, module, task arguments, environment, expected text in the message)
 MODULE_CASES = [
@@ -59,7 +61,25 @@ MODULE_CASES = [
     ('missing-token-file', 'consul_peering_info', {'token': None},
      {'CONSUL_HTTP_TOKEN_FILE': '/nonexistent/token'}, 'CONSUL_HTTP_TOKEN_FILE points to /nonexistent/token'),
     ('empty-token-file', 'consul_peering_info', {'token': None}, {'CONSUL_HTTP_TOKEN_FILE': '/dev/null'},
-     'which is empty'),
+     'needs the peering:read permission'),
+    # What operators paste: URLs where host names belong, names and tokens with line breaks, odd numbers.
+    ('url-as-host', 'consul_peering_info', {'host': 'https://127.0.0.1:8501'}, {}, 'is a URL'),
+    ('host-with-slash', 'consul_peering_info', {'host': '127.0.0.1/'}, {}, 'is a URL'),
+    ('host-with-hash', 'consul_peering_info', {'host': '127.0.0.1#'}, {}, 'is a URL'),
+    ('host-with-credentials', 'consul_peering_info', {'host': 'evil@127.0.0.1'}, {}, 'without user:password@'),
+    ('host-with-port', 'consul_peering_info', {'host': '127.0.0.1:8501'}, {}, 'put a port in port'),
+    ('nan-timeout', 'consul_peering_info', {'timeout': 'nan'}, {}, 'timeout must be a positive number'),
+    ('inf-timeout', 'consul_peering_info', {'timeout': 'inf'}, {}, 'timeout must be a positive number'),
+    ('name-with-newline', 'consul_peering_token', {'peer_name': 'dc2\n'}, {}, 'white space or a line break'),
+    ('info-name-with-newline', 'consul_peering_info', {'name': 'dc2\n'}, {}, 'white space or a line break'),
+    ('token-wrong-types', 'consul_peering', {'peer_name': 'dc1', 'peering_token': TOKEN_WRONG_TYPES}, {},
+     'PeerID (a string, not int)'),
+    ('address-is-a-url', 'consul_peering_token',
+     {'peer_name': 'dc2', 'server_external_addresses': ['https://lb:8503']}, {}, 'without a scheme'),
+    ('acl-token-with-a-comment-line', 'consul_peering_info', {'token': '# dc1 token\n0f1e2d3c-not-a-token'}, {},
+     'token holds a line break'),
+    ('consul-http-token-with-a-comment-line', 'consul_peering_info', {'token': None},
+     {'CONSUL_HTTP_TOKEN': '# dc1 token\n0f1e2d3c-not-a-token'}, 'CONSUL_HTTP_TOKEN holds a line break'),
     ('bad-ssl-verify-variable', 'consul_peering_info', {}, {'CONSUL_HTTP_SSL_VERIFY': 'maybe'},
      'CONSUL_HTTP_SSL_VERIFY'),
 ]
