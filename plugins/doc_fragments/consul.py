@@ -13,7 +13,9 @@ class ModuleDocFragment:
 options:
   host:
     description:
-      - Host name or IP address of the Consul agent or server to talk to.
+      - Host name or IP address (IPv4, or IPv6 with or without brackets) of the Consul agent or server to talk to.
+        White space around it is removed. A URL or C(host:port) is refused before any call: set O(scheme) and
+        O(port), or E(CONSUL_HTTP_ADDR).
       - When not set, the host part of E(CONSUL_HTTP_ADDR) is used, and then C(localhost).
     type: str
   port:
@@ -38,6 +40,8 @@ options:
   ca_path:
     description:
       - CA bundle file, or directory of CA certificates, used to verify the Consul server certificate.
+      - A directory is read as the Consul CLI reads it, every PEM certificate in it and its subdirectories
+        (it need not be prepared with C(c_rehash)); files holding no certificate are skipped.
       - When not set, E(CONSUL_CACERT) or E(CONSUL_CAPATH) is used, and then the CA bundle the Python
         C(requests) library ships (certifi). E(REQUESTS_CA_BUNDLE) and proxy variables are ignored, so that
         only the Consul CLI's variables decide where the modules connect and whom they trust.
@@ -59,26 +63,39 @@ options:
       - Use it to reach a server by IP address or through a load balancer while its certificate names it
         C(server.<datacenter>.<domain>), as certificates made by C(consul tls cert create) do.
       - When not set, E(CONSUL_TLS_SERVER_NAME) is used, and then O(host).
+      - It has no effect with O(scheme=http); the modules then warn.
     type: str
   token:
     description:
       - ACL token sent to Consul in the C(X-Consul-Token) header.
       - The modules need C(peering:read) to read and C(peering:write) to change peerings
         (or C(operator:read) / C(operator:write) where the policy has no peering rule).
-      - When not set, E(CONSUL_HTTP_TOKEN) is used, and then the contents of the file named by
-        E(CONSUL_HTTP_TOKEN_FILE). The token never appears in the module's output.
+      - When not set, the contents of the file named by E(CONSUL_HTTP_TOKEN_FILE) are used, and then
+        E(CONSUL_HTTP_TOKEN); as in the Consul CLI, the file wins when both are set, and an empty file falls back
+        to the variable.
+      - White space and newlines around the token are removed, wherever it comes from. A line break, another
+        control character or a non-ASCII character left inside (a comment line in a token file, say) is refused
+        before any call; the error names the option or variable, never the value.
+      - The token never appears in the module's output, errors or diffs, in any form (as is, escaped or
+        encoded), and it is only sent to the configured address: redirects are never followed.
     type: str
   http_auth:
     description:
       - HTTP basic authentication, as C(user:password) or C(user), for a proxy in front of Consul that asks for it.
         Consul itself ignores it; its ACLs use O(token).
-      - When not set, E(CONSUL_HTTP_AUTH) is used. The value never appears in the module's output.
+      - When not set, E(CONSUL_HTTP_AUTH) is used. The value never appears in the module's output, nor does the
+        C(Authorization) header that carries it.
     type: str
   timeout:
     description:
-      - Seconds to wait for Consul to answer one HTTP request.
-      - Reads that fail to connect, or get an HTTP 5xx answer, are retried three times with a short backoff.
-        Token generation and establishment are never repeated once they may have reached Consul.
+      - The most one HTTP call to Consul may take, in seconds, from connecting to the last byte of the answer,
+        retries included; a server that answers slowly, or a byte at a time, is cut off then. A positive,
+        finite number.
+      - Reads (and deletes, which Consul treats as idempotent) that fail to connect, or get an HTTP 5xx answer,
+        are retried up to three times within that time, after 0.5, 1 and 2 seconds. Token generation and
+        establishment are retried only when they cannot have reached Consul (connection refused).
+      - A run makes a handful of calls (see each module's notes), each within O(timeout); waits are bounded by
+        their own C(wait_timeout), their reads included.
     type: float
     default: 30
   partition:
