@@ -7,7 +7,8 @@
 Each cluster (dc1, dc2, ...) is one Consul server with its own free ports, data dir and log file, peering
 and Connect enabled, DEBUG logging (one line per HTTP request), optionally with ACLs (default deny, a
 management token made up for the run) and HTTPS (a CA, server and client certificates made up for the
-run, plus an unrelated "wrong" CA; plain HTTP off unless asked for).
+run, plus an unrelated "wrong" CA; plain HTTP off unless asked for). config_overrides changes any setting
+of the agent configuration, e.g. {'peering': {'enabled': False}} for a cluster that cannot peer.
 
 Used by the pytest fixtures (ClusterSet as a context manager: every server stops with the test session,
 even when it is interrupted or killed), and from the command line by the demo, molecule and benchmarks:
@@ -86,6 +87,17 @@ def _die_with_parent(parent_pid):
         if os.getppid() != parent_pid:
             os._exit(1)  # pylint: disable=protected-access
     return preexec
+
+
+def _merged(base, overrides):
+    """`base` with `overrides` merged in: dicts key by key, at any depth; any other value replaced."""
+    merged = dict(base)
+    for key, value in (overrides or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _per_cluster(value, count, what):
@@ -181,7 +193,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
     """One single-server Consul cluster (datacenter) on the loopback address."""
 
     def __init__(self, index, base_dir, ports, acl=True, tls=True, verify_incoming=False, http=False, pki=None,
-                 token=None):
+                 token=None, config_overrides=None):
         self.index = index
         self.name = self.datacenter = 'dc%d' % index
         self.host = HOST
@@ -196,6 +208,8 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         # With HTTPS on, plain HTTP stays off unless asked for, so tests really go through TLS.
         self.http = http or not tls
         self.token = (token or str(uuid.uuid4())) if acl else None
+        # Merged into config() last; readiness skips what they turn off (see wait_ready).
+        self.config_overrides = dict(config_overrides or {})
         pki = (pki or {}) if tls else {}
         self.ca_file = pki.get('ca.pem')
         self.wrong_ca_file = pki.get('wrong-ca.pem')
@@ -257,6 +271,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
             'client_key': self.client_key, 'acl': self.acl, 'tls': self.tls, 'verify_incoming': self.verify_incoming,
             'http': self.http, 'log_path': self.log_path, 'data_dir': self.data_dir, 'base_dir': self.base_dir,
             'pid': self.pid, 'module_args': self.module_args(), 'env': self.connection_env(),
+            'config_overrides': self.config_overrides,
         }
 
     @classmethod
@@ -266,7 +281,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
                'client.pem': details['client_cert'], 'client-key.pem': details['client_key']}
         cluster = cls(int(details['name'][2:]), details['base_dir'], details['ports'], acl=details['acl'],
                       tls=details['tls'], verify_incoming=details['verify_incoming'], http=details['http'],
-                      pki=pki, token=details['token'])
+                      pki=pki, token=details['token'], config_overrides=details.get('config_overrides'))
         cluster.pid = details['pid']
         return cluster
 
@@ -298,7 +313,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
                              'verify_incoming': False, 'verify_outgoing': False},
                 'https': {'verify_incoming': self.verify_incoming},
             }
-        return config
+        return _merged(config, self.config_overrides)
 
     def start(self, binary, daemon=False):
         """Start the server process; it is not ready yet (see wait_ready).
@@ -332,25 +347,32 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
 
     def wait_ready(self, timeout=READY_TIMEOUT):
         """Wait for a leader, Connect CA roots, the gRPC TLS port in the catalog, a peering read, and the
-        peering TLS name on the gRPC TLS port."""
+        peering TLS name on the gRPC TLS port; of these, only for what the configuration leaves on."""
         deadline = time.monotonic() + timeout
+        config = self.config()
+        connect = config['connect'].get('enabled') is True
+        peering = config['peering'].get('enabled') is True
+        grpc_tls = config['ports'].get('grpc_tls', -1) > 0
         checks = (
-            ('a leader', '/v1/status/leader', bool),
+            ('a leader', '/v1/status/leader', bool, True),
             # Without CA roots, generating a token fails with "CA has not finished initializing".
-            ('Connect CA roots', '/v1/connect/ca/roots', lambda data: bool(data and data.get('Roots'))),
+            ('Connect CA roots', '/v1/connect/ca/roots', lambda data: bool(data and data.get('Roots')), connect),
             # Peering tokens advertise the servers' grpc_tls_port from the catalog.
-            ('the consul service in the catalog', '/v1/catalog/service/consul',
-             lambda data: bool(data) and bool((data[0].get('ServiceMeta') or {}).get('grpc_tls_port'))),
-            ('the peering endpoints', '/v1/peerings', lambda data: data is not None),
+            ('the consul service in the catalog', '/v1/catalog/service/consul', lambda data: bool(data) and (
+                not grpc_tls or bool((data[0].get('ServiceMeta') or {}).get('grpc_tls_port'))), True),
+            ('the peering endpoints', '/v1/peerings', lambda data: data is not None, peering),
         )
-        for what, path, ok in checks:
-            self._wait_for(what, deadline, timeout, lambda path=path, ok=ok: self._api_ok(path, ok))
+        for what, path, ok, wanted in checks:
+            if wanted:
+                self._wait_for(what, deadline, timeout, lambda path=path, ok=ok: self._api_ok(path, ok))
+        if not (connect and peering and grpc_tls):
+            return  # nothing serves the peering server name
         trust_domain = self.api('GET', '/v1/connect/ca/roots').json()['TrustDomain']
         server_name = 'server.%s.peering.%s' % (self.datacenter, trust_domain)
         # The server serves its peering certificate only once its CA config watch has fired, a moment after
         # the roots exist; until then a dialing cluster's establish fails with "tls: unrecognized name".
         self._wait_for('the peering server name %s on the gRPC TLS port' % server_name, deadline, timeout,
-                       lambda: self._serves_tls_name(self.ports['grpc_tls'], server_name))
+                       lambda: self._serves_tls_name(config['ports']['grpc_tls'], server_name))
 
     def _wait_for(self, what, deadline, timeout, probe):
         while not probe():
@@ -550,10 +572,11 @@ class ClusterSet:
 
     @classmethod
     def start(cls, count=2, acl=True, tls=True, base_dir=None, verify_incoming=False, http=False, daemon=False,
-              binary=None):
+              binary=None, config_overrides=None):
         """Start `count` clusters dc1..dc<count> and wait until all of them serve peering calls.
 
-        acl, tls, verify_incoming and http take one value for all clusters or a list with one per cluster.
+        acl, tls, verify_incoming, http and config_overrides (a dict merged into Cluster.config()) take one
+        value for all clusters or a list with one per cluster.
         base_dir=None uses a temporary folder that is removed on a clean stop. daemon=True (the command
         line) leaves the servers running after this process exits.
         """
@@ -562,8 +585,9 @@ class ClusterSet:
         owns_dir = base_dir is None
         base_dir = base_dir or tempfile.mkdtemp(prefix='consul-peering-clusters-')
         os.makedirs(base_dir, exist_ok=True)
-        acl, tls, verify_incoming, http = (_per_cluster(value, count, name) for value, name in (
-            (acl, 'acl'), (tls, 'tls'), (verify_incoming, 'verify_incoming'), (http, 'http')))
+        acl, tls, verify_incoming, http, config_overrides = (_per_cluster(value, count, name) for value, name in (
+            (acl, 'acl'), (tls, 'tls'), (verify_incoming, 'verify_incoming'), (http, 'http'),
+            (config_overrides, 'config_overrides')))
         names = ['dc%d' % index for index in range(1, count + 1)]
         pki = write_pki(base_dir, names) if any(tls) else None
         ports = iter(free_ports(count * len(PORT_NAMES)))  # all at once, so that no two clusters share one
@@ -572,7 +596,7 @@ class ClusterSet:
             own_ports = {port_name: next(ports) for port_name in PORT_NAMES}
             clusters.append(Cluster(index, os.path.join(base_dir, name), own_ports, acl=acl[index - 1],
                                     tls=tls[index - 1], verify_incoming=verify_incoming[index - 1],
-                                    http=http[index - 1], pki=pki))
+                                    http=http[index - 1], pki=pki, config_overrides=config_overrides[index - 1]))
         cluster_set = cls(clusters, base_dir, owns_dir)
         try:
             # Start all, then wait: the servers boot in parallel.
