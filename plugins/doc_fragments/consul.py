@@ -43,8 +43,8 @@ options:
       - A directory is read as the Consul CLI reads it, every PEM certificate in it and its subdirectories
         (it need not be prepared with C(c_rehash)); files holding no certificate are skipped.
       - When not set, E(CONSUL_CACERT) or E(CONSUL_CAPATH) is used, and then the CA bundle the Python
-        C(requests) library ships (certifi). E(REQUESTS_CA_BUNDLE) and proxy variables are ignored, so that
-        only the Consul CLI's variables decide where the modules connect and whom they trust.
+        C(requests) library ships (certifi). E(REQUESTS_CA_BUNDLE) is ignored, so that only the Consul CLI's
+        variables decide whom the modules trust.
     type: path
   client_cert:
     description:
@@ -98,6 +98,19 @@ options:
         their own C(wait_timeout), their reads included.
     type: float
     default: 30
+  use_proxy:
+    description:
+      - Whether to reach Consul through the proxy that E(HTTPS_PROXY) (for O(scheme=https)) or E(HTTP_PROXY)
+        (for O(scheme=http)) names, as the Consul CLI does. Upper- and lower-case names are read.
+      - E(NO_PROXY) lists hosts to reach directly, by the CLI's (Go's) rules - C(example.com) also covers its
+        subdomains, C(.example.com) only them, C(*) every host, an IP range as C(10.0.0.0/8), an optional C(:port).
+        C(localhost) and loopback addresses are always reached directly.
+      - Credentials in the proxy URL (C(http://user:password@proxy:3128)) are sent to the proxy only and never shown.
+        With O(scheme=https), the proxy only tunnels the TLS connection and never sees the ACL token.
+      - Other variables that the Python C(requests) library would read (E(REQUESTS_CA_BUNDLE), E(CURL_CA_BUNDLE),
+        C(.netrc)) are ignored.
+    type: bool
+    default: true
   partition:
     description:
       - Admin partition of the peering (Consul Enterprise). Sent to Consul only when set.

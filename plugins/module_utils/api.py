@@ -203,11 +203,21 @@ class ConsulAdapter(HTTPAdapter):
         self.server_name = server_name
         super().__init__(max_retries=0)  # ConsulClient.request retries, within the deadline
 
+    def _tls_kwargs(self):
+        return {'server_hostname': self.server_name, 'assert_hostname': self.server_name} if self.server_name else {}
+
     def init_poolmanager(self, *args, **kwargs):
-        if self.server_name:
-            kwargs.update(server_hostname=self.server_name, assert_hostname=self.server_name)
+        kwargs.update(self._tls_kwargs())
         super().init_poolmanager(*args, **kwargs)
         self.poolmanager.pool_classes_by_scheme = _pool_classes(self.deadline)
+
+    def proxy_manager_for(self, proxy, **proxy_kwargs):
+        """The pool manager for a proxy, with the same deadline and server name as direct connections."""
+        if proxy not in self.proxy_manager:
+            proxy_kwargs.update(self._tls_kwargs())
+            manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+            manager.pool_classes_by_scheme = _pool_classes(self.deadline)
+        return self.proxy_manager[proxy]
 
 
 def _ca_bundle(ca_path):
@@ -266,12 +276,19 @@ class ConsulClient:
         self.secrets.add(connection.token)
         if connection.http_auth:
             self.secrets.add_basic_auth(*connection.http_auth)
+        if connection.proxy and connection.proxy.user is not None:
+            self.secrets.add_basic_auth(connection.proxy.user, connection.proxy.password)
+            self.secrets.add(connection.proxy.url_with_credentials)
         self._deadline = _Deadline()
         self.session = requests.Session()
         self.session.mount('http://', ConsulAdapter(self._deadline))
         server_name = connection.tls_server_name if connection.scheme == 'https' else None
         self.session.mount('https://', ConsulAdapter(self._deadline, server_name))
-        self.session.trust_env = False  # no proxy or netrc surprises; CONSUL_* variables are handled in options.py
+        # Only the Consul CLI's variables decide where requests go and whom they trust: requests' own reading of
+        # the environment would add .netrc credentials and REQUESTS_CA_BUNDLE, and proxy rules unlike Go's.
+        self.session.trust_env = False
+        if connection.proxy:
+            self.session.proxies = {connection.scheme: connection.proxy.url_with_credentials}
         if connection.token:
             self.session.headers['X-Consul-Token'] = connection.token
         if connection.http_auth:
@@ -406,6 +423,11 @@ class ConsulClient:
             reason = 'connection reset by peer' if 'reset' in str(exc).lower() else _root_cause(exc)
             return ConsulConnectionError("The connection broke while reading Consul's answer to %s (%s)%s"
                                          % (where, reason, self._unknown_outcome(method))), method in RETRIED_METHODS
+        if isinstance(exc, requests.exceptions.ProxyError):
+            proxy = self.connection.proxy
+            return ConsulConnectionError(
+                'Could not reach Consul for %s through the proxy %s (from %s): %s. Set NO_PROXY, or use_proxy: false, '
+                'to connect directly' % (where, proxy.url, proxy.variable, _root_cause(exc))), method in RETRIED_METHODS
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason, maybe_sent = _connection_reason(exc)
             hint = _tls_hint(reason) if self.connection.scheme == 'https' else None

@@ -19,6 +19,7 @@ import ipaddress
 import math
 import os
 import re
+from urllib.parse import quote, unquote
 
 from ansible.module_utils.basic import env_fallback
 
@@ -41,6 +42,7 @@ def connection_argument_spec():
         token=dict(type='str', no_log=True),  # CONSUL_HTTP_TOKEN_FILE, then CONSUL_HTTP_TOKEN: see resolve_connection
         http_auth=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_AUTH'])),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
+        use_proxy=dict(type='bool', default=True),
         partition=dict(type='str', fallback=(env_fallback, ['CONSUL_PARTITION'])),
     )
 
@@ -57,7 +59,7 @@ class Connection:
 
     def __init__(self, scheme, host, port, token=None, validate_certs=True, ca_path=None,
                  client_cert=None, client_key=None, timeout=DEFAULT_TIMEOUT, partition=None, tls_server_name=None,
-                 http_auth=None):
+                 http_auth=None, proxy=None):
         self.scheme = scheme
         self.host = host
         self.port = port
@@ -70,6 +72,7 @@ class Connection:
         self.partition = partition
         self.tls_server_name = tls_server_name
         self.http_auth = http_auth  # (user, password) for HTTP basic authentication, or None
+        self.proxy = proxy  # a Proxy from the environment, or None to connect directly
         self.warnings = []  # settings that are used, but probably not as meant
 
     @property
@@ -241,6 +244,89 @@ def _check_file(option, path, env_names, environ, directory_ok=False):
         raise OptionError('%s %s%s is not readable' % (option, path, source))
 
 
+class Proxy:
+    """An HTTP proxy from HTTPS_PROXY or HTTP_PROXY: its URL, and its credentials (secrets) apart."""
+
+    def __init__(self, variable, url, user=None, password=None):
+        self.variable = variable
+        self.url = url  # scheme://host:port, without credentials
+        self.user = user
+        self.password = password
+
+    @property
+    def url_with_credentials(self):
+        if self.user is None:
+            return self.url
+        scheme, rest = self.url.split('://', 1)
+        return '%s://%s:%s@%s' % (scheme, quote(self.user, safe=''), quote(self.password or '', safe=''), rest)
+
+    def __repr__(self):
+        return '<Proxy %s from %s>' % (self.url, self.variable)
+
+
+def _no_proxy_matches(entries, host, port):
+    """Go's rules (golang.org/x/net/http/httpproxy), which the Consul CLI follows, for one NO_PROXY list."""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for entry in (item.strip().lower() for item in entries.split(',')):
+        if not entry:
+            continue
+        if entry == '*':
+            return True
+        if address is not None:
+            try:
+                if address in ipaddress.ip_network(entry, strict=False):
+                    return True
+                continue
+            except ValueError:
+                pass
+        name, _sep, entry_port = entry.rpartition(':') if entry.count(':') == 1 else (entry, '', '')
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lstrip('*')
+        bare = name.lstrip('.')
+        if host.lower() == bare and not name.startswith('.') or host.lower().endswith('.' + bare):
+            return True
+    return False
+
+
+def resolve_proxy(scheme, host, port, environ):
+    """The proxy the Consul CLI would use for scheme://host:port, or None: HTTPS_PROXY for https, HTTP_PROXY for
+    http, except for NO_PROXY's hosts and, as in Go, for localhost and loopback addresses."""
+    names = ('HTTPS_PROXY', 'https_proxy') if scheme == 'https' else ('HTTP_PROXY', 'http_proxy')
+    variable = next((name for name in names if _env(environ, name)), None)
+    if variable is None:
+        return None
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host.lower() == 'localhost'
+    no_proxy = _env(environ, 'NO_PROXY') or _env(environ, 'no_proxy') or ''
+    if loopback or _no_proxy_matches(no_proxy, host, port):
+        return None
+    value = environ[variable].strip()
+    match = _ADDR_RE.match(value if '://' in value else 'http://' + value)
+    proxy_scheme = match.group('scheme').lower()
+    if proxy_scheme not in ('http', 'https'):
+        raise OptionError('%s has the scheme %s; only http:// and https:// proxies are supported' % (variable,
+                                                                                                     proxy_scheme))
+    userinfo, _at, hostport = match.group('hostport').rpartition('@')
+    try:
+        proxy_host, proxy_port = split_host_port(hostport)
+    except ValueError as exc:
+        # Never echo the value: it may carry a password.
+        raise OptionError('%s is not a valid proxy address (%s): use http://host:port' % (variable, exc))
+    user = password = None
+    if _at:
+        user, _colon, password = userinfo.partition(':')
+        user, password = unquote(user), unquote(password)
+    address = '[%s]' % proxy_host if ':' in proxy_host else proxy_host
+    url = '%s://%s:%d' % (proxy_scheme, address, proxy_port or (443 if proxy_scheme == 'https' else 80))
+    return Proxy(variable, url, user, password)
+
+
 def resolve_connection(params, environ=None):
     """Combine module parameters with the Consul CLI's environment variables; explicit parameters win."""
     environ = os.environ if environ is None else environ
@@ -272,13 +358,14 @@ def resolve_connection(params, environ=None):
     _check_file('client_cert', params.get('client_cert'), ('CONSUL_CLIENT_CERT',), environ)
     _check_file('client_key', params.get('client_key'), ('CONSUL_CLIENT_KEY',), environ)
 
+    proxy = resolve_proxy(scheme, host, port, environ) if params.get('use_proxy', True) else None
     tls_server_name = (params.get('tls_server_name') or '').strip() or None
     connection = Connection(
         scheme=scheme, host=host, port=port, token=token, validate_certs=validate_certs,
         ca_path=params.get('ca_path'), client_cert=params.get('client_cert'),
         client_key=params.get('client_key'), timeout=timeout, partition=params.get('partition') or None,
         tls_server_name=tls_server_name and validate_host(tls_server_name, 'tls_server_name'),
-        http_auth=parse_http_auth(params['http_auth']) if params.get('http_auth') else None,
+        http_auth=parse_http_auth(params['http_auth']) if params.get('http_auth') else None, proxy=proxy,
     )
     connection.warnings.extend(warnings)
     if tls_server_name and scheme != 'https':

@@ -21,6 +21,7 @@ import pytest
 HERE = os.path.dirname(os.path.realpath(__file__))
 # tests/harness is not a package of the collection; the helpers beside this file are plain modules too.
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'harness'))
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'unit'))  # the loopback servers (scripted, proxy)
 sys.path.insert(0, HERE)
 
 from clusters import ClusterSet  # noqa: E402  pylint: disable=wrong-import-position

@@ -20,6 +20,7 @@ from ansible_cli import run_adhoc, run_playbook, user_environ
 from consul_build import consul_binary
 from peering_helpers import assert_no_secrets, delete_everywhere, peering_calls, read_peering, task, unique_name, \
     wait_for
+from scripted_server import ForwardProxy
 
 
 def consul_cli(env, *args):
@@ -158,3 +159,42 @@ def test_the_consul_cli_accepts_a_token_wrapped_at_76_columns_too(dc1, dc2):
     finally:
         delete_everywhere([dc1, dc2], [acceptor, dialer])
 
+
+
+# -- proxies ----------------------------------------------------------------------------------------
+
+def test_a_cluster_reached_only_through_an_https_proxy(dc1):
+    """consul-dc1.test resolves only inside the proxy: the call can only succeed through it."""
+    args = dict(dc1.module_args(), host='consul-dc1.test', tls_server_name='server.dc1.consul')
+    with ForwardProxy({'consul-dc1.test': dc1.host}) as proxy:
+        env = {'HTTPS_PROXY': 'http://127.0.0.1:%d' % proxy.port}
+        run = run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': args}], env=env, verbosity=3)
+        assert run.returncode == 0, run
+        assert [line.rsplit(' ', 1)[0] for line in proxy.log] == ['CONNECT consul-dc1.test:%d' % dc1.port]
+        bypassed = run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': args}],
+                                env=dict(env, NO_PROXY='.test'))
+        assert 'could not be resolved (DNS)' in bypassed.result('List')['msg']
+        direct = run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': dict(args, use_proxy=False)}],
+                              env=env)
+        assert 'could not be resolved (DNS)' in direct.result('List')['msg']
+        assert len(proxy.log) == 1
+    # Over https the proxy only tunnels: its log and the headers it saw never hold the token.
+    assert_no_secrets(repr(proxy.log) + repr(proxy.headers) + run.output, dc1.token)
+
+
+def test_a_local_agent_is_never_reached_through_the_proxy_as_in_the_consul_cli(dc1):
+    with ForwardProxy() as proxy:
+        env = {'HTTPS_PROXY': 'http://127.0.0.1:%d' % proxy.port}
+        assert consul_cli(dict(dc1.connection_env(), **env), 'peering', 'list').returncode == 0
+        run = run_playbook([task('List', dc1, 'consul_peering_info')], env=env)
+        assert run.returncode == 0, run
+    assert proxy.log == []
+
+
+def test_requests_ca_bundle_never_changes_what_is_trusted(dc1):
+    args = dict(dc1.module_args())
+    args.pop('ca_path')
+    run = run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': args}],
+                       env={'REQUESTS_CA_BUNDLE': dc1.ca_file, 'CURL_CA_BUNDLE': dc1.ca_file})
+    assert run.returncode != 0
+    assert 'certificate verify failed' in run.result('List')['msg']

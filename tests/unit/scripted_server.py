@@ -15,12 +15,15 @@ can count write calls.
 
 from __future__ import annotations
 
+import http.client
 import json
+import select
 import socket
 import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import urlsplit
 
 RESET = 'reset'
 RESET_MID_BODY = 'reset-mid-body'
@@ -45,7 +48,7 @@ class LoopbackHandler(BaseHTTPRequestHandler):
     def _dispatch(self):
         self.server.owner.handle(self)
 
-    do_GET = do_POST = do_DELETE = do_PUT = _dispatch
+    do_GET = do_POST = do_DELETE = do_PUT = do_CONNECT = _dispatch
 
     def read_body(self):
         length = int(self.headers.get('Content-Length') or 0)
@@ -161,3 +164,70 @@ class ScriptedServer(LoopbackServer):
             answer = (answer[1], '\n'.join('%s: %s' % item for item in request.headers.items()))
         status, payload = answer
         request.answer(status, (payload if isinstance(payload, str) else json.dumps(payload)).encode())
+
+
+class ForwardProxy(LoopbackServer):
+    """A small forwarding HTTP proxy: CONNECT tunnels (https) and absolute-form requests (http).
+
+    `names` maps host names to the loopback address the proxy connects to, as a proxy's own DNS would: the
+    client never resolves them, so a request only arrives when it really went through the proxy. `log`
+    holds the request lines, as a proxy's access log does; `headers` the headers of each request.
+    """
+
+    def __init__(self, names=None):
+        super().__init__()
+        self.names = dict(names or {})
+        self.log = []
+        self.headers = []
+
+    def _upstream(self, authority, default_port):
+        host, _sep, port = authority.rpartition(':') if ':' in authority else (authority, '', str(default_port))
+        return self.names.get(host, host), int(port)
+
+    def handle(self, request):
+        self.log.append(request.requestline)
+        self.headers.append(dict(request.headers))
+        if request.command == 'CONNECT':
+            self._tunnel(request)
+        else:
+            self._forward(request)
+
+    def _tunnel(self, request):
+        try:
+            upstream = socket.create_connection(self._upstream(request.path, 443), timeout=10)
+        except OSError:
+            request.send_error(502)
+            return
+        request.send_response(200, 'Connection established')
+        request.end_headers()
+        client = request.connection
+        with upstream:
+            while True:
+                readable, _w, _x = select.select([client, upstream], [], [], 10)
+                if not readable:
+                    break
+                for source in readable:
+                    data = source.recv(65536)
+                    if not data:
+                        request.close_connection = True
+                        return
+                    (upstream if source is client else client).sendall(data)
+        request.close_connection = True
+
+    def _forward(self, request):
+        url = urlsplit(request.path)
+        body = request.read_body()
+        headers = dict((name, value) for name, value in request.headers.items()
+                       if name.lower() not in ('proxy-authorization', 'proxy-connection', 'host'))
+        host, port = self._upstream(url.netloc, 80)
+        upstream = http.client.HTTPConnection(host, port, timeout=10)
+        try:
+            upstream.request(request.command, url.path + ('?' + url.query if url.query else ''), body or None, headers)
+            answer = upstream.getresponse()
+            data = answer.read()
+        except OSError:
+            request.send_error(502)
+            return
+        finally:
+            upstream.close()
+        request.answer(answer.status, data)

@@ -19,9 +19,11 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
     ConsulAPIError, ConsulConnectionError, ConsulPermissionError, ConsulRedirectError, ConsulTimeoutError,
     ConsulTLSError, PeeringTokenRejectedError, consul_message, hint_for,
 )
-from ansible_collections.consul.peering.plugins.module_utils.options import Connection
+from ansible_collections.consul.peering.plugins.module_utils.options import Connection, resolve_connection
 from ansible_collections.consul.peering.tests.unit.consul_data import make_peering
-from ansible_collections.consul.peering.tests.unit.scripted_server import RESET, RESET_MID_BODY, ScriptedServer
+from ansible_collections.consul.peering.tests.unit.scripted_server import (
+    RESET, RESET_MID_BODY, ForwardProxy, ScriptedServer,
+)
 
 ACL_TOKEN = 'b1gs3cret-acl-token'
 
@@ -425,3 +427,67 @@ def test_a_ca_directory_without_certificates_is_a_clear_error(tmp_path):
 ])
 def test_tls_failures_get_a_hint_that_says_what_to_change(text, hint):
     assert hint in api._tls_hint(text)  # pylint: disable=protected-access
+
+
+# -- proxies -------------------------------------------------------------------------------------
+
+def proxied_client(server, proxy, **kwargs):
+    """A client for Consul at consul.test, a name only the proxy can resolve (to the scripted server)."""
+    kwargs.setdefault('token', ACL_TOKEN)
+    kwargs.setdefault('timeout', 5)
+    proxy_url = 'http://%s127.0.0.1:%d' % (kwargs.pop('proxy_credentials', ''), proxy.port)
+    connection = resolve_connection({'host': 'consul.test', 'port': server.port, 'scheme': 'http', 'token': None,
+                                     'use_proxy': kwargs.pop('use_proxy', True)},
+                                    environ=dict({'HTTP_PROXY': proxy_url}, **kwargs.pop('environ', {})))
+    connection.token, connection.timeout = kwargs['token'], kwargs['timeout']
+    return ConsulClient(connection)
+
+
+def test_requests_go_through_the_proxy_and_its_log_line_holds_no_token(server):
+    server.script('GET', '/v1/peerings', (200, [{'Name': 'dc2'}]))
+    with ForwardProxy({'consul.test': '127.0.0.1'}) as proxy:
+        assert proxied_client(server, proxy).list_peerings() == [{'Name': 'dc2'}]
+    assert proxy.log == ['GET http://consul.test:%d/v1/peerings HTTP/1.1' % server.port]
+    assert_no_secret_forms(proxy.log[0], ACL_TOKEN)
+    assert len(server.requests) == 1
+
+
+def test_no_proxy_bypasses_the_proxy(server):
+    with ForwardProxy({'consul.test': '127.0.0.1'}) as proxy:
+        with pytest.raises(ConsulConnectionError, match=r'could not be resolved \(DNS\)'):
+            proxied_client(server, proxy, environ={'NO_PROXY': '.test'}).list_peerings()
+        with pytest.raises(ConsulConnectionError, match=r'could not be resolved \(DNS\)'):
+            proxied_client(server, proxy, use_proxy=False).list_peerings()
+    assert proxy.log == []
+
+
+def test_proxy_credentials_are_sent_to_the_proxy_only_and_never_shown(server):
+    server.script('GET', '/v1/peerings', ('echo', 500))
+    with ForwardProxy({'consul.test': '127.0.0.1'}) as proxy:
+        client = proxied_client(server, proxy, proxy_credentials='ops:pr0xy-s3cret@')
+        with pytest.raises(ConsulAPIError) as err:
+            client.list_peerings()
+    assert proxy.headers[0]['Proxy-Authorization'] == 'Basic ' + base64.b64encode(b'ops:pr0xy-s3cret').decode()
+    assert 'Proxy-Authorization' not in server.requests[0].headers
+    assert_no_secret_forms(str(err.value), 'pr0xy-s3cret', base64.b64encode(b'ops:pr0xy-s3cret').decode())
+
+
+def test_a_failing_proxy_is_named_without_its_credentials(server):
+    connection = resolve_connection({'host': 'consul.test', 'port': server.port, 'scheme': 'http', 'token': None},
+                                    environ={'HTTP_PROXY': 'http://ops:pr0xy-s3cret@127.0.0.1:%d' % free_port()})
+    with pytest.raises(ConsulConnectionError, match=r'through the proxy http://127.0.0.1:\d+ \(from HTTP_PROXY\)') \
+            as err:
+        ConsulClient(connection).list_peerings()
+    assert 'use_proxy: false' in str(err.value)
+    assert_no_secret_forms(str(err.value), 'pr0xy-s3cret')
+
+
+def test_netrc_credentials_are_never_sent(server, tmp_path, monkeypatch):
+    # requests would add a .netrc login as basic auth; only the options decide what is sent.
+    (tmp_path / '.netrc').write_text('machine 127.0.0.1 login ops password n3trc-s3cret\n')
+    (tmp_path / '.netrc').chmod(0o600)
+    monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.setenv('NETRC', str(tmp_path / '.netrc'))
+    server.script('GET', '/v1/peerings', (200, []))
+    client_for(server).list_peerings()
+    assert 'Authorization' not in server.requests[0].headers

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils.options import (
     OptionError, connection_argument_spec, parse_bool_env, parse_http_addr, parse_http_auth, resolve_connection,
-    split_host_port,
+    resolve_proxy, split_host_port,
 )
 
 # What AnsibleModule hands over when the user set nothing (env_fallback values aside).
@@ -310,3 +310,58 @@ def test_tls_server_name_on_plain_http_warns_that_it_has_no_effect():
     conn = resolve_connection(params(tls_server_name='server.dc1.consul'), environ={})
     assert 'has no effect with scheme http' in conn.warnings[0]
     assert resolve_connection(params(scheme='https', tls_server_name='server.dc1.consul'), environ={}).warnings == []
+
+
+# -- proxies, by the Consul CLI's (Go's) rules ---------------------------------------------------
+
+@pytest.mark.parametrize('scheme, host, port, environ, url', [
+    ('https', 'consul.example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128'}, 'http://proxy:3128'),
+    ('https', 'consul.example.com', 8501, {'https_proxy': 'proxy:3128'}, 'http://proxy:3128'),
+    ('http', 'consul.example.com', 8500, {'HTTP_PROXY': 'http://proxy:3128', 'HTTPS_PROXY': 'http://other:1'},
+     'http://proxy:3128'),
+    ('https', 'consul.example.com', 8501, {'HTTP_PROXY': 'http://proxy:3128'}, None),
+    ('https', 'consul.example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': 'example.com'}, None),
+    ('https', 'consul.example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': '.example.com'}, None),
+    ('https', 'example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': '.example.com'},
+     'http://proxy:3128'),
+    ('https', 'consul.example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'no_proxy': '*.example.com'}, None),
+    ('https', 'consul.example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': 'x.org, *'}, None),
+    ('https', 'consul.example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': 'consul.example.com:8501'},
+     None),
+    ('https', 'consul.example.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': 'consul.example.com:1'},
+     'http://proxy:3128'),
+    ('https', 'notexample.com', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': 'example.com'},
+     'http://proxy:3128'),
+    ('https', '10.1.2.3', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': '10.0.0.0/8'}, None),
+    ('https', '10.1.2.3', 8501, {'HTTPS_PROXY': 'http://proxy:3128', 'NO_PROXY': '10.1.2.4'}, 'http://proxy:3128'),
+    # As in Go, loopback and localhost never go through a proxy: a local agent keeps working.
+    ('https', '127.0.0.1', 8501, {'HTTPS_PROXY': 'http://proxy:3128'}, None),
+    ('https', '::1', 8501, {'HTTPS_PROXY': 'http://proxy:3128'}, None),
+    ('https', 'localhost', 8501, {'HTTPS_PROXY': 'http://proxy:3128'}, None),
+    ('https', 'h', 8501, {'HTTPS_PROXY': 'https://[fd00::1]'}, 'https://[fd00::1]:443'),
+])
+def test_the_proxy_follows_the_consul_cli_rules(scheme, host, port, environ, url):
+    proxy = resolve_proxy(scheme, host, port, environ)
+    assert (proxy.url if proxy else None) == url
+
+
+def test_proxy_credentials_are_kept_apart_from_its_url():
+    proxy = resolve_proxy('https', 'h', 8501, {'HTTPS_PROXY': 'http://ops:p%40ss@proxy:3128'})
+    assert proxy.url == 'http://proxy:3128' and (proxy.user, proxy.password) == ('ops', 'p@ss')
+    assert 'p@ss' not in repr(proxy) and proxy.url_with_credentials == 'http://ops:p%40ss@proxy:3128'
+
+
+@pytest.mark.parametrize('value, words', [
+    ('socks5://proxy:1080', 'only http:// and https:// proxies'),
+    ('http://ops:s3cret@proxy:port', 'is not a valid proxy address'),
+])
+def test_a_proxy_that_cannot_be_used_is_refused_naming_the_variable_not_the_value(value, words):
+    with pytest.raises(OptionError, match=words) as err:
+        resolve_proxy('https', 'h', 8501, {'HTTPS_PROXY': value})
+    assert 'HTTPS_PROXY' in str(err.value) and 's3cret' not in str(err.value)
+
+
+def test_use_proxy_false_connects_directly():
+    environ = {'HTTPS_PROXY': 'http://proxy:3128'}
+    assert resolve_connection(params(scheme='https', host='h'), environ=environ).proxy.url == 'http://proxy:3128'
+    assert resolve_connection(params(scheme='https', host='h', use_proxy=False), environ=environ).proxy is None
