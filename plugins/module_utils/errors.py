@@ -114,15 +114,32 @@ _HINTS = (
     ('ACL not found', 'Consul does not know the ACL token that was sent; check token or CONSUL_HTTP_TOKEN'),
 )
 _RPC_PREFIX = re.compile(r'^rpc error: code = \w+ desc = ')
+# go-multierror's list, which Consul answers when it tried several times (an establish retries for 3 s).
+_ERROR_LIST = re.compile(r'^\d+ errors occurred:$')
+_ERROR_ITEM = '\t* '
 
 
 def consul_message(body, limit=2000):
-    """Return Consul's error text from a response body, without gRPC wrapping, cut at `limit` characters.
+    """Return Consul's error text from a response body, without gRPC wrapping, with each distinct error of a
+    list once, cut at `limit` characters.
 
     Mask secrets in `body` first: a secret split by the cut would no longer match.
     """
-    text = (body or '').strip()
-    return _RPC_PREFIX.sub('', text)[:limit]
+    text = _RPC_PREFIX.sub('', (body or '').strip())
+    return _collapse_repeats(text)[:limit]
+
+
+def _collapse_repeats(text):
+    """A list of errors with each distinct one once, and how often it occurred; anything else unchanged."""
+    lines = text.split('\n')
+    if len(lines) < 2 or not _ERROR_LIST.match(lines[0]) or not all(
+            line.startswith(_ERROR_ITEM) for line in lines[1:]):
+        return text
+    counts = {}  # ordered: the first occurrence keeps its place
+    for line in lines[1:]:
+        counts[line] = counts.get(line, 0) + 1
+    items = [line if count == 1 else '%s (%d times)' % (line, count) for line, count in counts.items()]
+    return '\n'.join([lines[0]] + items)
 
 
 def hint_for(text):

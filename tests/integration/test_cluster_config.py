@@ -141,6 +141,8 @@ def test_establish_with_a_token_from_a_cluster_without_grpc_tls_names_ports_grpc
         message = failure(run, 'Establish')
         assert 'tls: first record does not look like a TLS handshake' in message
         assert 'ports { grpc_tls = 8503 }' in message
+        # Consul retries the exchange for 3 s; the same error is shown once, not once per attempt.
+        assert message.count('first record does not look like a TLS handshake') == 1
         # Consul writes the dialing peering before the exchange and keeps it: PENDING, aimed at the plain port.
         dialing = read_peering(dc1, dialer_name)
         assert dialing['State'] == 'PENDING'

@@ -77,3 +77,17 @@ def test_mesh_gateway_hint_offers_both_ways_out_and_names_the_pending_peering():
 def test_every_hint_for_a_server_setting_says_where_to_set_it():
     for body in (CONNECT_OFF_TOKEN, CONNECT_OFF_ESTABLISH, PEERING_OFF, NO_GRPC_TLS_TOKEN, PLAIN_GRPC_ESTABLISH):
         assert 'server configuration' in hint_for(consul_message(body))
+
+
+def test_repeated_errors_of_one_answer_are_shown_once_with_their_count():
+    text = consul_message(PLAIN_GRPC_ESTABLISH)
+    assert text == '18 errors occurred:\n\t* %s (18 times)' % PLAIN_GRPC_ATTEMPT
+
+
+def test_distinct_errors_keep_their_order_and_single_ones_have_no_count():
+    body = '3 errors occurred:\n\t* b failed\n\t* a failed\n\t* b failed\n\n'
+    assert consul_message(body) == '3 errors occurred:\n\t* b failed (2 times)\n\t* a failed'
+    # Anything else is left as Consul wrote it: one error, or an error of several lines.
+    assert consul_message('1 error occurred:\n\t* boom\n\n') == '1 error occurred:\n\t* boom'
+    body = '2 errors occurred:\n\t* boom\n  with a second line\n\t* boom\n'
+    assert consul_message(body) == body.strip()
