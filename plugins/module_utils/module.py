@@ -8,25 +8,23 @@
 from __future__ import annotations
 
 import contextlib
-import time
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.consul.peering.plugins.module_utils.api import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ConsulClient,
 )
-from ansible_collections.consul.peering.plugins.module_utils.errors import ConsulConnectionError, ConsulError
+from ansible_collections.consul.peering.plugins.module_utils.errors import ConsulError
 from ansible_collections.consul.peering.plugins.module_utils.masking import Secrets
 from ansible_collections.consul.peering.plugins.module_utils.options import (
     CONNECTION_REQUIRED_BY, OptionError, connection_argument_spec, resolve_connection,
 )
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    ACTIVE, TERMINATED, WAIT_ACTIVE, WAIT_GONE, PeeringError, describe_stream, is_deleting,
+    ACTIVE, TERMINATED, WAIT_ACTIVE, WAIT_GONE, PeeringError, is_deleting,
 )
+from ansible_collections.consul.peering.plugins.module_utils.waiting import Waiter
 
 DEFAULT_WAIT_TIMEOUT = 120
-POLL_FIRST = 0.25
-POLL_MAX = 2.0
 
 
 class PeeringModule:
@@ -72,8 +70,8 @@ class PeeringModule:
         except (ConsulError, PeeringError, OptionError) as exc:
             self.fail(str(exc))
 
-    def read(self, name):
-        return self.client.read_peering(name, self.partition)
+    def read(self, name, deadline=None):
+        return self.client.read_peering(name, self.partition, deadline=deadline)
 
     def execute(self, plan, name, current, steps, wait_timeout=DEFAULT_WAIT_TIMEOUT):
         """Carry out a plan and return the peering as Consul reports it afterwards.
@@ -109,41 +107,19 @@ class PeeringModule:
 
     # -- waiting --------------------------------------------------------------------------------
 
+    def waiter(self, name, timeout):
+        """A Waiter for the peering `name`, whose every read is cut short at the wait's deadline."""
+        return Waiter(lambda deadline: self.read(name, deadline), name, timeout)
+
     def wait_until(self, name, done, timeout, goal, known=None):
         """Read the peering until done(peering) is true; fail after `timeout` seconds with the last state seen.
 
         `known` is a state just read and not followed by a write: when it is already done, nothing is read.
         """
-        if known is not None and done(known):
-            return known
-        deadline = time.monotonic() + timeout
-        delay = POLL_FIRST
-        last, last_error = None, None
-        # What was just read, or just written, is not the goal yet: Consul opens peering streams and removes
-        # peerings in the background, so reading again at once would only cost a call.
-        if time.monotonic() + delay <= deadline:
-            time.sleep(delay)
-            delay = min(delay * 1.5, POLL_MAX)
-        while True:
-            try:
-                last, last_error = self.read(name), None
-                if done(last):
-                    return last
-            except ConsulConnectionError as exc:
-                # The server may be restarting (or a leader election running): keep waiting.
-                last_error = exc
-            except ConsulError as exc:
-                if getattr(exc, 'status', 0) and exc.status < 500:
-                    raise
-                last_error = exc
-            if time.monotonic() + delay > deadline:
-                break
-            time.sleep(delay)
-            delay = min(delay * 1.5, POLL_MAX)
-        seen = 'last error: %s' % last_error if last_error else describe_stream(last)
-        raise PeeringError('Timed out after %gs waiting for peering %r to %s; %s' % (timeout, name, goal, seen))
+        return self.waiter(name, timeout).until(done, goal, known)
 
     def wait_until_active(self, name, timeout, known=None):
+        """Wait for ACTIVE, from `known`, a state just read and not followed by a write (or None)."""
         def done(peering):
             if peering is None or is_deleting(peering):
                 raise PeeringError('Peering %r %s while waiting for it to become ACTIVE'
@@ -152,8 +128,9 @@ class PeeringModule:
                 raise PeeringError('Peering %r is TERMINATED: the other cluster deleted its side. Generate a new '
                                    'token there and establish again.' % name)
             return peering.get('State') == ACTIVE
-        return self.wait_until(name, done, timeout, 'become ACTIVE', known)
+        return self.waiter(name, timeout).until(done, 'become ACTIVE', known)
 
     def wait_until_gone(self, name, timeout):
-        self.wait_until(name, lambda peering: peering is None, timeout, 'be deleted')
+        """Wait until Consul no longer returns the peering."""
+        self.waiter(name, timeout).until(lambda peering: peering is None, 'be deleted')
         return None

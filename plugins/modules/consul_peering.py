@@ -50,8 +50,14 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds to wait before failing. The failure names the last state and the stream status
-        (last heartbeat, last receive and send, imported and exported services).
+      - Seconds a wait may take, from its first read, before the module fails. The failure
+        names the last state seen and the stream status (last heartbeat, last receive and send, imported and
+        exported services), and the last error when the last read failed.
+      - The worst case of a wait is O(wait_timeout), and nothing more, whatever the server does; every read
+        of a wait is cut short at its deadline. A run that waits for an old peering to be removed and then
+        for the new one to become C(ACTIVE) can wait twice, plus its write calls (each at most O(timeout)).
+      - A wait reads through connection failures, timeouts and HTTP 5xx or 429 answers (a server restarting
+        or electing a leader); a TLS failure or any other HTTP 4xx answer ends it at once.
     type: int
     default: 120
 notes:

@@ -48,6 +48,9 @@ options:
     description:
       - Seconds to wait for Consul to finish deleting an old peering of the same name before a new token can
         be generated (see the notes).
+      - The worst case of the wait is O(wait_timeout), and nothing more, whatever the server does; every read
+        of the wait is cut short at its deadline. Connection failures, timeouts and HTTP 5xx or 429 answers
+        are waited through; a TLS failure or any other HTTP 4xx answer ends the wait at once.
     type: int
     default: 120
 notes:

@@ -7,9 +7,11 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from ansible_collections.consul.peering.plugins.module_utils import api, module as module_util
+from ansible_collections.consul.peering.plugins.module_utils import api, module as module_util, waiting
 from ansible_collections.consul.peering.plugins.modules import consul_peering, consul_peering_info, consul_peering_token
 from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
 from ansible_collections.consul.peering.tests.unit.module_runner import run_module
@@ -26,7 +28,7 @@ def clean_environment(monkeypatch):
                  'CONSUL_PARTITION', 'CONSUL_HTTP_AUTH', 'CONSUL_TLS_SERVER_NAME'):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
-    monkeypatch.setattr(module_util, 'POLL_FIRST', 0.01)
+    monkeypatch.setattr(waiting, 'POLL_FIRST', 0.01)
     monkeypatch.setattr(consul_peering, 'RACE_GRACE', 0.3)
 
 
@@ -292,6 +294,20 @@ def test_delete_check_mode_makes_no_write(server):
     result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', state='absent'), check_mode=True)
     assert result['changed'] is True
     assert writes(server) == []
+
+
+# -- waits ----------------------------------------------------------------------------------
+
+def test_a_wait_ends_within_wait_timeout_when_the_server_stops_answering(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ESTABLISHING')),
+                  ('slow', 5, 200, make_peering('dialer', 'ACTIVE')))
+    started = time.monotonic()
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=1))
+    elapsed = time.monotonic() - started
+    assert result['failed'] is True
+    assert result['msg'].startswith("Timed out after 1s waiting for peering 'dc1' to become ACTIVE; last error: "
+                                    'Consul did not answer GET')
+    assert elapsed < 1.8
 
 
 # -- consul_peering_info ----------------------------------------------------------------------

@@ -1,0 +1,112 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Waiting for a peering: one deadline, growing pauses between reads, what is worth waiting through, and a
+failure that names the last state seen.
+
+The reads, the clock and the sleep are passed in, so that a fake clock and a scripted reader test it all.
+"""
+
+from __future__ import annotations
+
+import time
+
+from ansible_collections.consul.peering.plugins.module_utils.errors import (
+    ConsulAPIError, ConsulConnectionError, ConsulError, ConsulTLSError, ConsulTimeoutError,
+)
+from ansible_collections.consul.peering.plugins.module_utils.peering import PeeringError, describe_stream
+
+POLL_FIRST = 0.25  # seconds before the second read of a wait (and before the first one after a write)
+POLL_GROWTH = 1.5
+POLL_MAX = 2.0
+TOO_MANY_REQUESTS = 429
+
+_NOT_READ = object()
+
+
+def is_retryable(exc):
+    """Whether a wait should read again after `exc`: the server may be restarting, electing a leader, busy
+    or slow. A TLS failure (an untrusted or misnamed certificate) and a 4xx answer do not heal by waiting."""
+    if isinstance(exc, ConsulTLSError):
+        return False
+    if isinstance(exc, (ConsulConnectionError, ConsulTimeoutError)):
+        return True
+    if isinstance(exc, ConsulAPIError) and exc.status is not None:
+        return exc.status >= 500 or exc.status == TOO_MANY_REQUESTS
+    return isinstance(exc, ConsulError)
+
+
+class Waiter:
+    """One wait for the peering `name`, up to `timeout` seconds from its first read.
+
+    `read(deadline)` returns the peering (or None) and must not run past `deadline`, a clock() value; the
+    client cuts every request short there, so a wait ends within `timeout` whatever the server does.
+    """
+
+    def __init__(self, read, name, timeout, clock=time.monotonic, sleep=time.sleep):
+        self.read = read
+        self.name = name
+        self.timeout = timeout
+        self.clock = clock
+        self.sleep = sleep
+        self.deadline = None
+        self.last = _NOT_READ
+        self.last_error = None
+        self._delay = POLL_FIRST
+
+    @property
+    def seen(self):
+        """Whether any read of this wait was answered; `last` is then the last answer."""
+        return self.last is not _NOT_READ
+
+    def start(self):
+        """Start the clock, once; return the deadline."""
+        if self.deadline is None:
+            self.deadline = self.clock() + self.timeout
+        return self.deadline
+
+    def until(self, done, goal, known=None, pause_first=True):
+        """Read until done(peering) is true and return that peering; raise PeeringError at the deadline.
+
+        `known` is a state just read and not followed by a write: when it is already done, nothing is read.
+        done() may raise PeeringError to end the wait early.
+        """
+        if known is not None and done(known):
+            return known
+        self.start()
+        # What was just read, or just written, is not the goal yet: Consul opens peering streams and removes
+        # peerings in the background, so reading again at once would only cost a call.
+        if pause_first:
+            self._pause()
+        while True:
+            try:
+                peering = self.read(self.deadline)
+                self.last, self.last_error = peering, None
+                if done(peering):
+                    return peering
+            except ConsulError as exc:
+                if not is_retryable(exc):
+                    raise
+                self.last_error = exc
+            if not self._pause():
+                raise PeeringError(self.failure(goal))
+
+    def _pause(self):
+        """Sleep before the next read; False, without sleeping, when that read would start past the deadline."""
+        if self.clock() + self._delay > self.deadline:
+            return False
+        self.sleep(self._delay)
+        self._delay = min(self._delay * POLL_GROWTH, POLL_MAX)
+        return True
+
+    def failure(self, goal):
+        """What a wait that timed out says: the last state seen and, when the last read failed, its error."""
+        text = 'Timed out after %gs waiting for peering %r to %s; ' % (self.timeout, self.name, goal)
+        if self.last_error is None:
+            return text + describe_stream(self.last)
+        text += 'last error: %s' % self.last_error
+        if self.seen:
+            text += '; last state seen: %s' % describe_stream(self.last)
+        return text

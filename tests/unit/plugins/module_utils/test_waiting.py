@@ -1,0 +1,193 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""The waiter with a fake clock and a scripted reader: deadline, pauses, what is retried, the failure text."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.consul.peering.plugins.module_utils import waiting
+from ansible_collections.consul.peering.plugins.module_utils.errors import (
+    ConsulAPIError, ConsulConnectionError, ConsulError, ConsulPermissionError, ConsulRedirectError, ConsulTLSError,
+    ConsulTimeoutError,
+)
+from ansible_collections.consul.peering.plugins.module_utils.peering import PeeringError
+from ansible_collections.consul.peering.plugins.module_utils.waiting import Waiter, is_retryable
+
+from ansible_collections.consul.peering.tests.unit.consul_data import make_peering
+
+START = 1000.0
+
+
+class Clock:
+    """A monotonic clock that only moves when something sleeps or a read takes time."""
+
+    def __init__(self):
+        self.now = START
+        self.sleeps = []
+
+    def __call__(self):
+        return self.now
+
+    def sleep(self, seconds):
+        assert seconds > 0
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+class Reader:
+    """Answers reads from a script (a peering or None, an exception, or `hang`); the last answer repeats.
+
+    Records (time of the read, deadline passed) for every read.
+    """
+
+    def __init__(self, clock, *answers):
+        self.clock = clock
+        self.answers = list(answers)
+        self.reads = []
+
+    def __call__(self, deadline):
+        self.reads.append((self.clock.now, deadline))
+        answer = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        if answer is hang:
+            # A server that never answers: the client gives up at the deadline it was given.
+            self.clock.now = max(self.clock.now, deadline)
+            raise ConsulTimeoutError('Consul did not answer GET /v1/peering/dc1 within 10s (timeout)')
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+
+def hang():
+    """Marker for a read that hangs until its deadline."""
+
+
+def active(peering):
+    return peering is not None and peering['State'] == 'ACTIVE'
+
+
+def waiter_for(*answers, timeout=10):
+    clock = Clock()
+    reader = Reader(clock, *answers)
+    return Waiter(reader, 'dc1', timeout, clock=clock, sleep=clock.sleep), reader, clock
+
+
+PENDING, FAILING, ACTIVE = (make_peering('dialer', state) for state in ('PENDING', 'FAILING', 'ACTIVE'))
+
+
+# -- the deadline ---------------------------------------------------------------------------
+
+def test_every_read_is_given_the_deadline_fixed_when_the_wait_starts():
+    waiter, reader, _clock = waiter_for(PENDING, PENDING, PENDING, ACTIVE)
+    assert waiter.until(active, 'become ACTIVE') is ACTIVE
+    assert len(reader.reads) == 4
+    assert {deadline for _at, deadline in reader.reads} == {START + 10}
+
+
+def test_a_wait_that_never_gets_there_ends_by_its_deadline_and_no_read_starts_after_it():
+    waiter, reader, clock = waiter_for(PENDING, timeout=10)
+    with pytest.raises(PeeringError):
+        waiter.until(active, 'become ACTIVE')
+    assert clock.now <= START + 10
+    assert all(at <= START + 10 for at, _deadline in reader.reads)
+    # Pauses grow by half each time, up to two seconds; the last one that would end past the deadline is skipped.
+    assert clock.sleeps[:4] == [0.25, 0.375, 0.5625, 0.84375]
+    assert max(clock.sleeps) == waiting.POLL_MAX
+    assert clock.now + waiting.POLL_MAX > START + 10
+
+
+def test_a_server_that_never_answers_ends_the_wait_at_its_deadline():
+    waiter, reader, clock = waiter_for(PENDING, hang, timeout=10)
+    with pytest.raises(PeeringError, match='last error: Consul did not answer'):
+        waiter.until(active, 'become ACTIVE')
+    assert clock.now == START + 10
+    assert len(reader.reads) == 2
+
+
+# -- what is waited through -----------------------------------------------------------------
+
+@pytest.mark.parametrize('error', [
+    ConsulConnectionError('Could not reach Consul for GET ...: connection refused'),
+    ConsulConnectionError('The connection broke while reading Consul\'s answer (connection reset by peer)'),
+    ConsulTimeoutError('Consul did not answer GET ... within 30s (timeout)'),
+    ConsulAPIError('Consul failed to handle GET ... (HTTP 500): No cluster leader', status=500),
+    ConsulAPIError('Consul failed to handle GET ... (HTTP 503): rpc error', status=503),
+    ConsulAPIError('Consul rejected GET ... (HTTP 429): rate limit exceeded', status=429),
+])
+def test_errors_a_restart_or_a_busy_server_gives_keep_the_wait_going(error):
+    waiter, reader, _clock = waiter_for(error, error, ACTIVE)
+    assert waiter.until(active, 'become ACTIVE') is ACTIVE
+    assert len(reader.reads) == 3
+    assert is_retryable(error)
+
+
+@pytest.mark.parametrize('error', [
+    ConsulPermissionError('Permission denied (HTTP 403)', status=403),
+    ConsulAPIError('Consul rejected GET ... (HTTP 400): Invalid query parameter', status=400),
+    ConsulRedirectError('Consul answered GET ... with HTTP 307', status=307),
+    ConsulTLSError('TLS connection to https://... failed: certificate verify failed'),
+])
+def test_an_answer_that_waiting_cannot_change_stops_the_wait_at_once(error):
+    waiter, reader, _clock = waiter_for(PENDING, error, ACTIVE)
+    with pytest.raises(ConsulError) as raised:
+        waiter.until(active, 'become ACTIVE')
+    assert raised.value is error
+    assert len(reader.reads) == 2
+    assert not is_retryable(error)
+
+
+def test_done_may_end_the_wait_early():
+    def terminated_is_final(peering):
+        if peering['State'] == 'TERMINATED':
+            raise PeeringError('Peering dc1 is TERMINATED')
+        return False
+    waiter, reader, _clock = waiter_for(PENDING, make_peering('dialer', 'TERMINATED'), ACTIVE)
+    with pytest.raises(PeeringError, match='is TERMINATED'):
+        waiter.until(terminated_is_final, 'become ACTIVE')
+    assert len(reader.reads) == 2
+
+
+# -- the first read -------------------------------------------------------------------------
+
+def test_after_a_write_the_first_read_comes_after_a_pause():
+    waiter, reader, _clock = waiter_for(ACTIVE)
+    waiter.until(active, 'become ACTIVE')
+    assert reader.reads == [(START + waiting.POLL_FIRST, START + 10)]
+
+
+def test_a_state_just_read_that_is_the_goal_costs_no_read():
+    waiter, reader, clock = waiter_for(ACTIVE)
+    assert waiter.until(active, 'become ACTIVE', known=ACTIVE) is ACTIVE
+    assert reader.reads == [] and clock.sleeps == []
+
+
+# -- the final message ----------------------------------------------------------------------
+
+def test_the_failure_names_the_last_state_and_its_stream():
+    waiter, _reader, _clock = waiter_for(PENDING, FAILING, timeout=3)
+    with pytest.raises(PeeringError) as raised:
+        waiter.until(active, 'become ACTIVE')
+    message = str(raised.value)
+    assert message.startswith("Timed out after 3s waiting for peering 'dc1' to become ACTIVE; state FAILING, "
+                              'last heartbeat 2026-11-29T00:08:25')
+    assert 'imported services 0, exported services 0' in message
+
+
+def test_the_failure_after_a_failed_last_read_names_the_error_and_the_last_state_seen():
+    waiter, _reader, _clock = waiter_for(FAILING, ConsulAPIError('Consul failed (HTTP 500): No cluster leader',
+                                                                 status=500), timeout=3)
+    with pytest.raises(PeeringError) as raised:
+        waiter.until(active, 'become ACTIVE')
+    assert str(raised.value).startswith(
+        "Timed out after 3s waiting for peering 'dc1' to become ACTIVE; last error: Consul failed (HTTP 500): No "
+        'cluster leader; last state seen: state FAILING, last heartbeat')
+
+
+def test_the_failure_of_a_wait_for_gone_says_the_peering_is_still_deleting():
+    deleting = make_peering('acceptor', 'TERMINATED', DeletedAt='2026-11-29T00:10:00Z')
+    waiter, _reader, _clock = waiter_for(deleting, timeout=2)
+    with pytest.raises(PeeringError, match="to be deleted; state DELETING"):
+        waiter.until(lambda peering: peering is None, 'be deleted')
