@@ -50,7 +50,7 @@ options:
     default: true
   wait_timeout:
     description:
-      - Seconds a wait may take, from its first read, before the module fails. The failure
+      - Seconds a wait may take, from its first read, before the module fails; a positive number. The failure
         names the last state seen and the stream status (last heartbeat, last receive and send, imported and
         exported services), and the last error when the last read failed.
       - The worst case of a wait is O(wait_timeout), and nothing more, whatever the server does; every read
@@ -173,6 +173,7 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
     PeeringNameConflictError, PeeringTokenRejectedError,
 )
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
+from ansible_collections.consul.peering.plugins.module_utils.options import validate_seconds
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
     DELETE, ESTABLISH, PeeringError, decode_peering_token, dialer_matches_token, plan_delete, plan_establish,
     validate_meta, validate_peer_name,
@@ -208,11 +209,12 @@ def main():
             # period, the goal is reached and the refusal is not an error; otherwise it stands.
             try:
                 peering_module.wait_until(name, lambda peering: dialer_matches_token(peering, token_info),
-                                          min(RACE_GRACE, params['wait_timeout']), 'be established by another run')
+                                          min(RACE_GRACE, wait_timeout), 'be established by another run')
             except PeeringError:
                 raise refused
 
     with peering_module.failures():
+        wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
         validate_peer_name(name)
         validate_meta(meta)
         token_info = None
@@ -230,7 +232,7 @@ def main():
             ESTABLISH: establish,
             DELETE: lambda: client.delete_peering(name, partition),
         }
-        result['peering'] = peering_module.execute(plan, name, current, steps, params['wait_timeout'])
+        result['peering'] = peering_module.execute(plan, name, current, steps, wait_timeout)
     peering_module.exit(**peering_module.result(plan, **result))
 
 

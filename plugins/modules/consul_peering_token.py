@@ -47,7 +47,7 @@ options:
   wait_timeout:
     description:
       - Seconds to wait for Consul to finish deleting an old peering of the same name before a new token can
-        be generated (see the notes).
+        be generated (see the notes); a positive number.
       - The worst case of the wait is O(wait_timeout), and nothing more, whatever the server does; every read
         of the wait is cut short at its deadline. Connection failures, timeouts and HTTP 5xx or 429 answers
         are waited through; a TLS failure or any other HTTP 4xx answer ends the wait at once.
@@ -169,6 +169,7 @@ actions:
 '''
 
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
+from ansible_collections.consul.peering.plugins.module_utils.options import validate_seconds
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
     DELETE, GENERATE, decode_peering_token, plan_token, validate_meta, validate_peer_name, validate_server_addresses,
 )
@@ -195,6 +196,7 @@ def main():
         generated['token_info'], _secret = decode_peering_token(token)
 
     with peering_module.failures():
+        wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
         validate_peer_name(name)
         validate_server_addresses(params['server_external_addresses'])
         validate_meta(meta)
@@ -204,7 +206,7 @@ def main():
             DELETE: lambda: peering_module.client.delete_peering(name, peering_module.partition),
             GENERATE: generate,
         }
-        peering = peering_module.execute(plan, name, current, steps, params['wait_timeout'])
+        peering = peering_module.execute(plan, name, current, steps, wait_timeout)
     peering_module.exit(**peering_module.result(plan, peering=peering, **generated))
 
 

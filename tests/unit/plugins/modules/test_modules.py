@@ -298,6 +298,21 @@ def test_delete_check_mode_makes_no_write(server):
 
 # -- waits ----------------------------------------------------------------------------------
 
+@pytest.mark.parametrize('module, args', [
+    (consul_peering, dict(peer_name='dc1', peering_token=make_token())),
+    (consul_peering, dict(peer_name='dc1', peering_token=make_token(), wait=False)),
+    (consul_peering, dict(peer_name='dc1')),
+    (consul_peering, dict(peer_name='dc1', state='absent')),
+    (consul_peering_token, dict(peer_name='dc2')),
+])
+@pytest.mark.parametrize('wait_timeout', [-5, 0, -1])
+def test_a_wait_timeout_that_is_not_positive_fails_before_any_call(server, module, args, wait_timeout):
+    result, _raw = run_module(module, connection(server, wait_timeout=wait_timeout, **args))
+    assert result['failed'] is True
+    assert result['msg'] == 'wait_timeout must be a positive number of seconds, not %d' % wait_timeout
+    assert server.requests == []
+
+
 def test_a_wait_ends_within_wait_timeout_when_the_server_stops_answering(server):
     server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ESTABLISHING')),
                   ('slow', 5, 200, make_peering('dialer', 'ACTIVE')))
