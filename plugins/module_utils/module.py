@@ -73,11 +73,12 @@ class PeeringModule:
     def read(self, name, deadline=None):
         return self.client.read_peering(name, self.partition, deadline=deadline)
 
-    def execute(self, plan, name, current, steps, wait_timeout=DEFAULT_WAIT_TIMEOUT):
+    def execute(self, plan, name, current, steps, wait_timeout=DEFAULT_WAIT_TIMEOUT, waiter=None):
         """Carry out a plan and return the peering as Consul reports it afterwards.
 
         This is the only place that honours check mode: there, nothing is called at all.
-        `steps` maps each write action of the plan to a function that performs it.
+        `steps` maps each write action of the plan to a function that performs it. `waiter` is a wait that
+        began with the read of `current` (see Waiter.first_read): the plan's first wait goes on with it.
         """
         for warning in plan.warnings:
             self.module.warn(warning)
@@ -87,9 +88,10 @@ class PeeringModule:
         for action in plan.actions:
             if action == WAIT_ACTIVE:
                 # Without a write before it, the state read for the plan may already be the answer.
-                after, stale = self.wait_until_active(name, wait_timeout, known=None if stale else after), False
+                after = self.wait_until_active(name, wait_timeout, known=None if stale else after, waiter=waiter)
+                stale, waiter = False, None
             elif action == WAIT_GONE:
-                after, stale = self.wait_until_gone(name, wait_timeout), False
+                after, stale, waiter = self.wait_until_gone(name, wait_timeout, waiter=waiter), False, None
             else:
                 steps[action]()
                 stale = True
@@ -118,8 +120,8 @@ class PeeringModule:
         """
         return self.waiter(name, timeout).until(done, goal, known)
 
-    def wait_until_active(self, name, timeout, known=None):
-        """Wait for ACTIVE, from `known`, a state just read and not followed by a write (or None)."""
+    def wait_until_active(self, name, timeout, known=None, waiter=None):
+        """Wait for ACTIVE; `waiter` continues a wait whose first read was `known`."""
         def done(peering):
             if peering is None or is_deleting(peering):
                 raise PeeringError('Peering %r %s while waiting for it to become ACTIVE'
@@ -128,9 +130,11 @@ class PeeringModule:
                 raise PeeringError('Peering %r is TERMINATED: the other cluster deleted its side. Generate a new '
                                    'token there and establish again.' % name)
             return peering.get('State') == ACTIVE
-        return self.waiter(name, timeout).until(done, 'become ACTIVE', known)
+        waiter = waiter or self.waiter(name, timeout)
+        return waiter.until(done, 'become ACTIVE', known)
 
-    def wait_until_gone(self, name, timeout):
+    def wait_until_gone(self, name, timeout, waiter=None):
         """Wait until Consul no longer returns the peering."""
-        self.waiter(name, timeout).until(lambda peering: peering is None, 'be deleted')
+        waiter = waiter or self.waiter(name, timeout)
+        waiter.until(lambda peering: peering is None, 'be deleted')
         return None

@@ -21,6 +21,12 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import Peer
 POLL_FIRST = 0.25  # seconds before the second read of a wait (and before the first one after a write)
 POLL_GROWTH = 1.5
 POLL_MAX = 2.0
+# A Consul server that has just restarted answers reads as soon as raft makes it leader, before it has applied
+# its raft log (agent/consul/leader.go: leaderLoop's barrier); for those milliseconds it does not know tokens and
+# peerings that it knows right after. Measured on 1.14.11: "ACL not found" (HTTP 403) for the management token
+# 4 ms after "cluster leadership acquired". So once a wait saw the server fail, an answer that something is not
+# found (HTTP 403 "ACL not found", or no peering) is read again until the server has answered for this long.
+SETTLE_SECONDS = 2.0
 TOO_MANY_REQUESTS = 429
 
 _NOT_READ = object()
@@ -36,6 +42,11 @@ def is_retryable(exc):
     if isinstance(exc, ConsulAPIError) and exc.status is not None:
         return exc.status >= 500 or exc.status == TOO_MANY_REQUESTS
     return isinstance(exc, ConsulError)
+
+
+def _not_found(exc):
+    """Whether `exc` says the ACL token is not known, which a restarting server says of every token."""
+    return isinstance(exc, ConsulAPIError) and exc.status == 403 and 'ACL not found' in (exc.body or str(exc))
 
 
 class Waiter:
@@ -55,6 +66,8 @@ class Waiter:
         self.last = _NOT_READ
         self.last_error = None
         self._delay = POLL_FIRST
+        self._down = False  # the last read failed in a way a restart causes
+        self._back = None  # when the server answered again after that
 
     @property
     def seen(self):
@@ -66,6 +79,11 @@ class Waiter:
         if self.deadline is None:
             self.deadline = self.clock() + self.timeout
         return self.deadline
+
+    def first_read(self, goal):
+        """The peering, read as the first poll of this wait: what a retry can heal is read through until the
+        deadline, so that a server restarting just before the wait does not end it."""
+        return self.until(lambda peering: True, goal, pause_first=False)
 
     def until(self, done, goal, known=None, pause_first=True):
         """Read until done(peering) is true and return that peering; raise PeeringError at the deadline.
@@ -84,14 +102,22 @@ class Waiter:
             try:
                 peering = self.read(self.deadline)
                 self.last, self.last_error = peering, None
-                if done(peering):
+                if (peering is not None or not self._settling()) and done(peering):
                     return peering
             except ConsulError as exc:
-                if not is_retryable(exc):
+                if is_retryable(exc):
+                    self._down = True
+                elif not (_not_found(exc) and self._settling()):
                     raise
                 self.last_error = exc
             if not self._pause():
                 raise PeeringError(self.failure(goal))
+
+    def _settling(self):
+        """Whether the server came back from a failure less than SETTLE_SECONDS ago (call it on an answer)."""
+        if self._down:
+            self._down, self._back = False, self.clock()
+        return self._back is not None and self.clock() - self._back < SETTLE_SECONDS
 
     def _pause(self):
         """Sleep before the next read; False, without sleeping, when that read would start past the deadline."""

@@ -57,7 +57,11 @@ options:
         of a wait is cut short at its deadline. A run that waits for an old peering to be removed and then
         for the new one to become C(ACTIVE) can wait twice, plus its write calls (each at most O(timeout)).
       - A wait reads through connection failures, timeouts and HTTP 5xx or 429 answers (a server restarting
-        or electing a leader); a TLS failure or any other HTTP 4xx answer ends it at once.
+        or electing a leader); a TLS failure or any other HTTP 4xx answer ends it at once. For 2 seconds after
+        a server came back, its C(ACL not found) and its missing peering are read again, since a restarted
+        Consul answers before it has loaded its data.
+      - Without O(peering_token), a run with O(state=present) only waits, so its first read is the first
+        read of the wait; a server that is down or restarting when the run starts is waited for as well.
     type: int
     default: 120
 notes:
@@ -217,12 +221,19 @@ def main():
         wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
         validate_peer_name(name)
         validate_meta(meta)
-        token_info = None
+        token_info, waiter = None, None
         if peering_token and params['state'] == 'present':
             token_info, secret = decode_peering_token(peering_token)
             peering_module.hide(secret)
             result['token_info'] = token_info
-        current = peering_module.read(name)
+        if params['state'] == 'present' and token_info is None and params['wait'] and not peering_module.check_mode:
+            # Without a token there is nothing to write: the run is a wait for ACTIVE, and its first read is
+            # the wait's first. A server restarting between an establish and this run (the role's next task)
+            # is waited for, up to wait_timeout from here.
+            waiter = peering_module.waiter(name, wait_timeout)
+            current = waiter.first_read('become ACTIVE')
+        else:
+            current = peering_module.read(name)
         if params['state'] == 'absent':
             plan = plan_delete(current, name, wait=params['wait'])
         else:
@@ -232,7 +243,7 @@ def main():
             ESTABLISH: establish,
             DELETE: lambda: client.delete_peering(name, partition),
         }
-        result['peering'] = peering_module.execute(plan, name, current, steps, wait_timeout)
+        result['peering'] = peering_module.execute(plan, name, current, steps, wait_timeout, waiter)
     peering_module.exit(**peering_module.result(plan, **result))
 
 

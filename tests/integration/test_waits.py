@@ -3,14 +3,25 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Waits against real Consul: wait timeouts that are refused before any call."""
+"""Waits against real Consul: a server that is down when a wait starts, and wait timeouts that are refused
+before any call."""
 
 from __future__ import annotations
 
-import pytest
+import glob
+import os
+import threading
+import time
 
-from ansible_cli import run_playbook
-from peering_helpers import peering_calls, unique_name
+import pytest
+import yaml
+
+from ansible_cli import ROOT, run_playbook
+from consul_build import consul_binary
+from peering_helpers import delete_everywhere, peering_calls, read_peering, unique_name, wait_for
+
+ROLE_TASKS = os.path.join(ROOT, 'roles', 'cluster_peering', 'tasks', 'present.yml')
+DIALER_WAIT = 'Wait until the dialing side is ACTIVE'
 
 
 def role_vars(acceptor, dialer, names, **extra):
@@ -24,6 +35,71 @@ def role_vars(acceptor, dialer, names, **extra):
     }
     variables.update(extra)
     return variables
+
+
+def role_tasks_paused_before_the_wait(reached, proceed):
+    """The role's own present.yml, with two tasks added before its first wait: one tells the test that the
+    establish is done, the other holds the play until the test has killed the dialing server."""
+    with open(ROLE_TASKS, encoding='utf-8') as handle:
+        tasks = yaml.safe_load(handle)
+    first_wait = next(index for index, entry in enumerate(tasks) if entry['name'].startswith(DIALER_WAIT))
+    pause = [
+        {'name': 'Tell the test that the establish is done', 'ansible.builtin.file': {'path': reached,
+                                                                                      'state': 'touch'}},
+        {'name': 'Wait until the test has killed the dialing server',
+         'ansible.builtin.wait_for': {'path': proceed, 'timeout': 300, 'sleep': 1}},
+    ]
+    return tasks[:first_wait] + pause + tasks[first_wait:]
+
+
+def test_role_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_factory, tmp_path, harness_note):
+    """The dialing server is killed between the role's establish (wait: false) and its wait for ACTIVE, and
+    comes back only after the wait's first read was refused: the wait keeps reading until it is ACTIVE."""
+    acceptor, dialer = cluster_factory(2, acl=True, tls=True)
+    names = {'acceptor': unique_name('down-dc2'), 'dialer': unique_name('down-dc1')}
+    reached, proceed, remote_tmp = (str(tmp_path / part) for part in ('reached', 'proceed', 'remote-tmp'))
+    play = {'name': 'The role with a restart injected', 'hosts': 'localhost', 'gather_facts': False,
+            'vars': role_vars(acceptor, dialer, names), 'tasks': role_tasks_paused_before_the_wait(reached, proceed)}
+    outcome = {}
+
+    def role_in_background():
+        # A remote tmp of its own: the wait task's module file exists there exactly while the module runs.
+        outcome['run'] = run_playbook(plays=[play], env={'ANSIBLE_REMOTE_TMP': remote_tmp}, timeout=600)
+
+    def wait_module_running():
+        return glob.glob(os.path.join(remote_tmp, '*', 'AnsiballZ_consul_peering.py'))
+
+    runner = threading.Thread(target=role_in_background)
+    runner.start()
+    try:
+        wait_for(lambda: os.path.exists(reached) or not runner.is_alive(), timeout=180, interval=0.1,
+                 what='the role to establish the peering')
+        assert os.path.exists(reached), outcome.get('run')
+        dialer.stop(graceful=False)  # SIGKILL
+        killed = time.monotonic()
+        open(proceed, 'w').close()
+        wait_for(lambda: wait_module_running() or not runner.is_alive(), timeout=60, interval=0.05,
+                 what='the wait task to start')
+        # The first read is refused at once; the client gives up on it after its retries (about 3.5 s).
+        time.sleep(6)
+        waiting_while_down = bool(wait_module_running())
+        dialer.start(consul_binary(allow_build=False))
+        dialer.wait_ready()
+        ready = time.monotonic()
+    finally:
+        runner.join(600)
+    finished = time.monotonic()
+    run = outcome['run']
+    assert run.returncode == 0, [entry['result'].get('msg') for entry in run.results if entry['status'] == 'failed']
+    assert waiting_while_down
+    assert run.result('Wait until the dialing side is ACTIVE %s' % dialer.name)['peering']['State'] == 'ACTIVE'
+    assert run.result('Wait until the accepting side is ACTIVE %s' % acceptor.name)['peering']['State'] == 'ACTIVE'
+    on_acceptor, on_dialer = read_peering(acceptor, names['acceptor']), read_peering(dialer, names['dialer'])
+    assert on_acceptor['State'] == 'ACTIVE' and on_dialer['State'] == 'ACTIVE'
+    assert on_dialer['PeerID'] == on_acceptor['ID']
+    harness_note('test_waits: dialing server down for %.1f s (killed to ready again); the role finished %.1f s '
+                 'after it was ready' % (ready - killed, finished - ready))
+    delete_everywhere([acceptor, dialer], [names['dialer'], names['acceptor']])
 
 
 @pytest.mark.parametrize('value', [-5, 0])

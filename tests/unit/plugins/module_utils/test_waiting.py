@@ -107,6 +107,16 @@ def test_a_server_that_never_answers_ends_the_wait_at_its_deadline():
     assert len(reader.reads) == 2
 
 
+def test_the_clock_starts_once_so_a_wait_continued_after_its_first_read_keeps_its_deadline():
+    waiter, reader, clock = waiter_for(ConsulConnectionError('refused'), PENDING, hang, timeout=10)
+    assert waiter.first_read('become ACTIVE') is PENDING
+    clock.now += 3  # the module plans between the first read and the rest of the wait
+    with pytest.raises(PeeringError):
+        waiter.until(active, 'become ACTIVE', known=PENDING)
+    assert {deadline for _at, deadline in reader.reads} == {START + 10}
+    assert clock.now == START + 10
+
+
 # -- what is waited through -----------------------------------------------------------------
 
 @pytest.mark.parametrize('error', [
@@ -162,6 +172,89 @@ def test_a_state_just_read_that_is_the_goal_costs_no_read():
     waiter, reader, clock = waiter_for(ACTIVE)
     assert waiter.until(active, 'become ACTIVE', known=ACTIVE) is ACTIVE
     assert reader.reads == [] and clock.sleeps == []
+
+
+def test_first_read_reads_at_once_and_returns_any_answer():
+    waiter, reader, clock = waiter_for(None)
+    assert waiter.first_read('become ACTIVE') is None
+    assert reader.reads == [(START, START + 10)] and clock.sleeps == []
+
+
+def test_first_read_reads_through_a_server_that_is_down_or_restarting():
+    refused = ConsulConnectionError('Could not reach Consul for GET ...: connection refused')
+    waiter, reader, _clock = waiter_for(refused, refused, ConsulAPIError('No cluster leader', status=500), PENDING)
+    assert waiter.first_read('become ACTIVE') is PENDING
+    assert len(reader.reads) == 4
+
+
+def test_first_read_stops_on_a_permission_error():
+    waiter, reader, _clock = waiter_for(ConsulPermissionError('Permission denied', status=403), PENDING)
+    with pytest.raises(ConsulPermissionError):
+        waiter.first_read('become ACTIVE')
+    assert len(reader.reads) == 1
+
+
+def test_first_read_of_a_server_that_stays_down_fails_at_the_deadline_naming_the_error():
+    waiter, _reader, clock = waiter_for(ConsulConnectionError('Could not reach Consul: connection refused'))
+    with pytest.raises(PeeringError) as raised:
+        waiter.first_read('become ACTIVE')
+    assert str(raised.value) == ("Timed out after 10s waiting for peering 'dc1' to become ACTIVE; last error: "
+                                 'Could not reach Consul: connection refused')
+    assert clock.now <= START + 10
+
+
+# -- a server that has just come back --------------------------------------------------------
+
+ACL_NOT_FOUND = ConsulPermissionError('Permission denied for GET ... (HTTP 403): ACL not found', status=403,
+                                      body='ACL not found')
+REFUSED = ConsulConnectionError('Could not reach Consul for GET ...: connection refused')
+
+
+def test_a_token_not_found_right_after_the_server_came_back_is_read_again():
+    waiter, reader, _clock = waiter_for(REFUSED, ACL_NOT_FOUND, ACL_NOT_FOUND, PENDING, ACTIVE)
+    assert waiter.until(active, 'become ACTIVE') is ACTIVE
+    assert len(reader.reads) == 5
+
+
+def test_a_peering_not_found_right_after_the_server_came_back_is_read_again_before_it_ends_the_wait():
+    def present(peering):
+        if peering is None:
+            raise PeeringError('disappeared')
+        return active(peering)
+    waiter, reader, _clock = waiter_for(REFUSED, None, ACTIVE)
+    assert waiter.until(present, 'become ACTIVE') is ACTIVE
+    assert len(reader.reads) == 3
+
+
+def test_a_server_that_came_back_is_believed_once_it_has_answered_for_settle_seconds():
+    waiter, reader, clock = waiter_for(REFUSED, None, timeout=30)
+    assert waiter.until(lambda peering: peering is None, 'be deleted') is None
+    came_back = reader.reads[1][0]
+    assert reader.reads[-1][0] - came_back >= waiting.SETTLE_SECONDS
+    assert all(at - came_back < waiting.SETTLE_SECONDS for at, _deadline in reader.reads[1:-1])
+    assert clock.now < START + 30
+
+
+def test_a_token_not_found_by_a_server_that_did_not_fail_in_this_wait_stops_it():
+    waiter, reader, _clock = waiter_for(PENDING, ACL_NOT_FOUND, ACTIVE)
+    with pytest.raises(ConsulPermissionError):
+        waiter.until(active, 'become ACTIVE')
+    assert len(reader.reads) == 2
+
+
+def test_a_peering_gone_without_a_failure_before_ends_a_wait_for_gone_at_once():
+    waiter, reader, _clock = waiter_for(PENDING, None)
+    assert waiter.until(lambda peering: peering is None, 'be deleted') is None
+    assert len(reader.reads) == 2
+
+
+def test_other_permission_errors_stop_the_wait_even_right_after_the_server_came_back():
+    lacks = ConsulPermissionError("Permission denied: token lacks permission 'peering:read'", status=403,
+                                  body="Permission denied: token lacks permission 'peering:read'")
+    waiter, reader, _clock = waiter_for(REFUSED, lacks, ACTIVE)
+    with pytest.raises(ConsulPermissionError):
+        waiter.until(active, 'become ACTIVE')
+    assert len(reader.reads) == 2
 
 
 # -- the final message ----------------------------------------------------------------------

@@ -15,7 +15,7 @@ from ansible_collections.consul.peering.plugins.module_utils import api, module 
 from ansible_collections.consul.peering.plugins.modules import consul_peering, consul_peering_info, consul_peering_token
 from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
 from ansible_collections.consul.peering.tests.unit.module_runner import run_module
-from ansible_collections.consul.peering.tests.unit.scripted_server import ScriptedServer
+from ansible_collections.consul.peering.tests.unit.scripted_server import RESET, ScriptedServer
 
 ACL_TOKEN = 'b1gs3cret-acl-token'
 NEW_TOKEN = make_token(PeerID='6d1e0d7a-0000-4000-8000-00000000abcd', EstablishmentSecret='f7e6d5c4-new-secret')
@@ -313,6 +313,18 @@ def test_a_wait_timeout_that_is_not_positive_fails_before_any_call(server, modul
     assert server.requests == []
 
 
+@pytest.mark.parametrize('down', [RESET, (500, 'No cluster leader')], ids=['reset', 'no-leader'])
+def test_a_wait_without_token_reads_through_a_server_that_is_down_at_its_first_read(server, down):
+    # Six failures: more than the client's own retries of one read (four attempts), as after a restart.
+    answers = [down] * 6 + [(200, make_peering('dialer', 'ESTABLISHING')), (200, make_peering('dialer', 'ACTIVE'))]
+    server.script('GET', '/v1/peering/dc1', *answers)
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=30))
+    assert 'failed' not in result, result['msg']
+    assert result['changed'] is False and result['actions'] == ['wait_until_active']
+    assert result['peering']['State'] == 'ACTIVE'
+    assert len(server.requests) == 8
+
+
 def test_a_wait_ends_within_wait_timeout_when_the_server_stops_answering(server):
     server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ESTABLISHING')),
                   ('slow', 5, 200, make_peering('dialer', 'ACTIVE')))
@@ -322,6 +334,7 @@ def test_a_wait_ends_within_wait_timeout_when_the_server_stops_answering(server)
     assert result['failed'] is True
     assert result['msg'].startswith("Timed out after 1s waiting for peering 'dc1' to become ACTIVE; last error: "
                                     'Consul did not answer GET')
+    assert 'last state seen: state ESTABLISHING' in result['msg']
     assert elapsed < 1.8
 
 
