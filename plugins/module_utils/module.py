@@ -14,6 +14,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.consul.peering.plugins.module_utils.api import (
     HAS_REQUESTS, REQUESTS_IMPORT_ERROR, ConsulClient,
 )
+from ansible_collections.consul.peering.plugins.module_utils import waiting
 from ansible_collections.consul.peering.plugins.module_utils.errors import ConsulError
 from ansible_collections.consul.peering.plugins.module_utils.masking import Secrets
 from ansible_collections.consul.peering.plugins.module_utils.options import (
@@ -22,7 +23,7 @@ from ansible_collections.consul.peering.plugins.module_utils.options import (
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
     ACTIVE, TERMINATED, WAIT_ACTIVE, WAIT_GONE, PeeringError, is_deleting,
 )
-from ansible_collections.consul.peering.plugins.module_utils.waiting import Waiter
+from ansible_collections.consul.peering.plugins.module_utils.waiting import Stall, Waiter, deletion_mark
 
 DEFAULT_WAIT_TIMEOUT = 120
 
@@ -134,7 +135,16 @@ class PeeringModule:
         return waiter.until(done, 'become ACTIVE', known)
 
     def wait_until_gone(self, name, timeout, waiter=None):
-        """Wait until Consul no longer returns the peering."""
+        """Wait until Consul no longer returns the peering; a deletion that stands still is sent again."""
         waiter = waiter or self.waiter(name, timeout)
-        waiter.until(lambda peering: peering is None, 'be deleted')
+        stall = Stall(waiting.STALL_SECONDS, waiter.clock)
+
+        def delete_again_when_stuck(peering):
+            if stall.seen(deletion_mark(peering)):
+                self.client.delete_peering(name, self.partition, deadline=waiter.deadline)
+                self.module.warn('Consul left peering %r marked for deletion (state %s, DeletedAt %s) for %gs '
+                                 'without removing it: sent the DELETE again'
+                                 % (name, peering.get('State'), peering['DeletedAt'], stall.seconds))
+
+        waiter.until(lambda peering: peering is None, 'be deleted', on_answer=delete_again_when_stuck)
         return None

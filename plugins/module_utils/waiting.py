@@ -21,6 +21,12 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import Peer
 POLL_FIRST = 0.25  # seconds before the second read of a wait (and before the first one after a write)
 POLL_GROWTH = 1.5
 POLL_MAX = 2.0
+# Consul 1.14 can leave a peering marked for deletion for good (a TERMINATED row with DeletedAt set: its
+# deletion routine skips TERMINATED rows, agent/consul/leader_peering.go removePeeringAndData), and a second
+# DELETE clears it at once. A DELETE for a row that is already DELETING is a no-op there (PeeringDelete), so
+# sending it again costs one call and never harms. 10 s is above what a peering with little imported data
+# needs to go (Consul's own tests allow 7 s), and well below the default wait of 120 s.
+STALL_SECONDS = 10.0
 # A Consul server that has just restarted answers reads as soon as raft makes it leader, before it has applied
 # its raft log (agent/consul/leader.go: leaderLoop's barrier); for those milliseconds it does not know tokens and
 # peerings that it knows right after. Measured on 1.14.11: "ACL not found" (HTTP 403) for the management token
@@ -44,9 +50,38 @@ def is_retryable(exc):
     return isinstance(exc, ConsulError)
 
 
+def deletion_mark(peering):
+    """What tells one deletion of a peering from another: its ID and DeletedAt; None when it is not marked for
+    deletion (a peering of the same name created since is not a wait's to delete again)."""
+    if peering is None or not peering.get('DeletedAt'):
+        return None
+    return peering.get('ID'), peering['DeletedAt']
+
+
 def _not_found(exc):
     """Whether `exc` says the ACL token is not known, which a restarting server says of every token."""
     return isinstance(exc, ConsulAPIError) and exc.status == 403 and 'ACL not found' in (exc.body or str(exc))
+
+
+class Stall:
+    """Tells when the same thing has been seen, unchanged, for `seconds`."""
+
+    def __init__(self, seconds, clock=time.monotonic):
+        self.seconds = seconds
+        self.clock = clock
+        self._key = None
+        self._since = None
+
+    def seen(self, key):
+        """True once `key` (None: nothing to watch) has been seen unchanged for `seconds`; then it starts over."""
+        now = self.clock()
+        if key is None or key != self._key:
+            self._key, self._since = key, now
+            return False
+        if now - self._since >= self.seconds:
+            self._since = now
+            return True
+        return False
 
 
 class Waiter:
@@ -85,11 +120,12 @@ class Waiter:
         deadline, so that a server restarting just before the wait does not end it."""
         return self.until(lambda peering: True, goal, pause_first=False)
 
-    def until(self, done, goal, known=None, pause_first=True):
+    def until(self, done, goal, known=None, pause_first=True, on_answer=None):
         """Read until done(peering) is true and return that peering; raise PeeringError at the deadline.
 
         `known` is a state just read and not followed by a write: when it is already done, nothing is read.
-        done() may raise PeeringError to end the wait early.
+        `on_answer(peering)`, called after each peering read that is not done yet, may act on it (a retryable
+        error it raises counts as a failed read). done() may raise PeeringError to end the wait early.
         """
         if known is not None and done(known):
             return known
@@ -104,6 +140,8 @@ class Waiter:
                 self.last, self.last_error = peering, None
                 if (peering is not None or not self._settling()) and done(peering):
                     return peering
+                if peering is not None and on_answer is not None:
+                    on_answer(peering)
             except ConsulError as exc:
                 if is_retryable(exc):
                     self._down = True

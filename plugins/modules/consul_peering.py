@@ -62,6 +62,9 @@ options:
         Consul answers before it has loaded its data.
       - Without O(peering_token), a run with O(state=present) only waits, so its first read is the first
         read of the wait; a server that is down or restarting when the run starts is waited for as well.
+      - A peering marked for deletion that Consul leaves unchanged for 10 seconds is sent its C(DELETE)
+        again, with a warning. Consul 1.14 can leave one C(TERMINATED) with C(DeletedAt) set for good, and
+        a second C(DELETE) removes it at once; for a peering still being deleted, C(DELETE) changes nothing.
     type: int
     default: 120
 notes:

@@ -51,6 +51,8 @@ options:
       - The worst case of the wait is O(wait_timeout), and nothing more, whatever the server does; every read
         of the wait is cut short at its deadline. Connection failures, timeouts and HTTP 5xx or 429 answers
         are waited through; a TLS failure or any other HTTP 4xx answer ends the wait at once.
+      - A peering marked for deletion that Consul leaves unchanged for 10 seconds is sent its C(DELETE)
+        again, with a warning (Consul 1.14 can leave one C(TERMINATED) with C(DeletedAt) set for good).
     type: int
     default: 120
 notes:

@@ -15,7 +15,7 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
     ConsulTimeoutError,
 )
 from ansible_collections.consul.peering.plugins.module_utils.peering import PeeringError
-from ansible_collections.consul.peering.plugins.module_utils.waiting import Waiter, is_retryable
+from ansible_collections.consul.peering.plugins.module_utils.waiting import Stall, Waiter, deletion_mark, is_retryable
 
 from ansible_collections.consul.peering.tests.unit.consul_data import make_peering
 
@@ -284,3 +284,44 @@ def test_the_failure_of_a_wait_for_gone_says_the_peering_is_still_deleting():
     waiter, _reader, _clock = waiter_for(deleting, timeout=2)
     with pytest.raises(PeeringError, match="to be deleted; state DELETING"):
         waiter.until(lambda peering: peering is None, 'be deleted')
+
+
+# -- acting on an answer: a deletion that stands still ---------------------------------------
+
+def test_on_answer_sees_every_answer_that_is_not_done_and_its_retryable_errors_are_waited_through():
+    seen = []
+
+    def on_answer(peering):
+        seen.append(peering['State'])
+        if len(seen) == 1:
+            raise ConsulConnectionError('reset')
+    waiter, reader, _clock = waiter_for(PENDING, FAILING, ACTIVE)
+    assert waiter.until(active, 'become ACTIVE', on_answer=on_answer) is ACTIVE
+    assert seen == ['PENDING', 'FAILING'] and len(reader.reads) == 3
+
+
+def test_stall_tells_when_the_same_key_stood_still_long_enough_and_then_starts_over():
+    clock = Clock()
+    stall = Stall(10, clock)
+    answers = []
+    for step, key in enumerate(['a', 'a', 'a', 'b', 'b', 'b', None, None, None] + ['b'] * 5):
+        answers.append((step, stall.seen(key)))
+        clock.now += 5
+    # 'a' from 0 s fires at 10 s; 'b' again from 15 s at 25 s; None never; 'b' anew from 45 s, at 55 s and 65 s.
+    assert [step for step, fired in answers if fired] == [2, 5, 11, 13]
+
+
+@pytest.mark.parametrize('peering, mark', [
+    (make_peering('acceptor', 'TERMINATED', DeletedAt='2026-11-29T00:10:00Z'),
+     ('7c0ad1b6-5b0d-8f3a-5d1e-1b8b3c2c9a10', '2026-11-29T00:10:00Z')),
+    (make_peering('acceptor', 'DELETING', DeletedAt='2026-11-29T00:10:00Z'),
+     ('7c0ad1b6-5b0d-8f3a-5d1e-1b8b3c2c9a10', '2026-11-29T00:10:00Z')),
+    # Not marked for deletion: a peering of the same name created since; never deleted again.
+    (make_peering('acceptor', 'ACTIVE'), None),
+    (make_peering('acceptor', 'TERMINATED'), None),
+    (None, None),
+])
+def test_deletion_mark_is_set_only_for_a_peering_marked_for_deletion(peering, mark):
+    if peering is not None:
+        peering['ID'] = '7c0ad1b6-5b0d-8f3a-5d1e-1b8b3c2c9a10'
+    assert deletion_mark(peering) == mark

@@ -298,6 +298,19 @@ def test_delete_check_mode_makes_no_write(server):
 
 # -- waits ----------------------------------------------------------------------------------
 
+class GoneAfterDeletes(ScriptedServer):
+    """Answers GETs from the script until `deletes` DELETE calls came, and 404 from then on."""
+
+    def __init__(self, deletes):
+        super().__init__()
+        self.deletes = deletes
+
+    def _next_answer(self, method, path):
+        if method == 'GET' and len(self.calls('DELETE')) >= self.deletes:
+            return 404, ''
+        return super()._next_answer(method, path)
+
+
 @pytest.mark.parametrize('module, args', [
     (consul_peering, dict(peer_name='dc1', peering_token=make_token())),
     (consul_peering, dict(peer_name='dc1', peering_token=make_token(), wait=False)),
@@ -336,6 +349,23 @@ def test_a_wait_ends_within_wait_timeout_when_the_server_stops_answering(server)
                                     'Consul did not answer GET')
     assert 'last state seen: state ESTABLISHING' in result['msg']
     assert elapsed < 1.8
+
+
+def test_a_deletion_that_stands_still_is_sent_again_and_then_goes(monkeypatch):
+    # Seen on Consul 1.14 when both sides of many peerings were deleted at once: the accepting side stayed
+    # TERMINATED with DeletedAt set; a second DELETE removed it at once.
+    monkeypatch.setattr(waiting, 'STALL_SECONDS', 0.3)
+    stuck = make_peering('acceptor', 'TERMINATED', DeletedAt='2026-11-29T00:10:00Z')
+    with GoneAfterDeletes(2) as consul:
+        consul.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'ACTIVE')), (200, stuck))
+        consul.script('DELETE', '/v1/peering/dc2', (200, ''))
+        result, _raw = run_module(consul_peering, connection(consul, peer_name='dc2', state='absent',
+                                                             wait_timeout=5))
+    assert 'failed' not in result, result['msg']
+    assert result['peering'] is None
+    assert writes(consul) == [('DELETE', '/v1/peering/dc2'), ('DELETE', '/v1/peering/dc2')]
+    assert any("Consul left peering 'dc2' marked for deletion (state TERMINATED, DeletedAt 2026-11-29T00:10:00Z) "
+               'for 0.3s without removing it: sent the DELETE again' in warning for warning in result['warnings'])
 
 
 # -- consul_peering_info ----------------------------------------------------------------------
