@@ -21,7 +21,7 @@ from ansible_collections.consul.peering.plugins.module_utils.options import (
     CONNECTION_REQUIRED_BY, OptionError, connection_argument_spec, resolve_connection,
 )
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    ACTIVE, TERMINATED, WAIT_ACTIVE, WAIT_GONE, PeeringError, is_deleting,
+    WAIT_ACTIVE, WAIT_GONE, PeeringError, reached_active,
 )
 from ansible_collections.consul.peering.plugins.module_utils.waiting import Stall, Waiter, deletion_mark
 
@@ -123,16 +123,8 @@ class PeeringModule:
 
     def wait_until_active(self, name, timeout, known=None, waiter=None):
         """Wait for ACTIVE; `waiter` continues a wait whose first read was `known`."""
-        def done(peering):
-            if peering is None or is_deleting(peering):
-                raise PeeringError('Peering %r %s while waiting for it to become ACTIVE'
-                                   % (name, 'disappeared' if peering is None else 'is being deleted'))
-            if peering.get('State') == TERMINATED:
-                raise PeeringError('Peering %r is TERMINATED: the other cluster deleted its side. Generate a new '
-                                   'token there and establish again.' % name)
-            return peering.get('State') == ACTIVE
         waiter = waiter or self.waiter(name, timeout)
-        return waiter.until(done, 'become ACTIVE', known)
+        return waiter.until(lambda peering: reached_active(peering, name), 'become ACTIVE', known)
 
     def wait_until_gone(self, name, timeout, waiter=None):
         """Wait until Consul no longer returns the peering; a deletion that stands still is sent again."""

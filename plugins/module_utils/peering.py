@@ -380,3 +380,27 @@ def pair_status(acceptor, dialer):
             'the two sides point at each other; the accepting side is %s and the dialing side %s' % (
                 status['acceptor_state'], status['dialer_state'])
     return status
+
+
+# -- waiting --------------------------------------------------------------------------------
+
+def reached_active(peering, name):
+    """Whether a wait for peering `name` to become ACTIVE is over (True) or goes on (False).
+
+    Raises PeeringError, saying what to do on this side, when the peering can no longer become ACTIVE.
+    """
+    if peering is None:
+        raise PeeringError('Peering %r disappeared while waiting for it to become ACTIVE' % name)
+    if is_deleting(peering):
+        raise PeeringError('Peering %r is being deleted while waiting for it to become ACTIVE' % name)
+    if peering.get('State') == TERMINATED:
+        if is_dialer(peering):
+            raise PeeringError(
+                'Peering %r is TERMINATED: the accepting cluster deleted its side. Generate a new token on the '
+                'accepting cluster and establish again on this cluster with it.' % name)
+        # Measured on Consul 1.14: a token generated for a TERMINATED accepting side can never be used.
+        raise PeeringError(
+            'Peering %r is TERMINATED: the dialing cluster deleted its side. Generate a new token on this '
+            '(accepting) cluster with consul_peering_token, which deletes the TERMINATED side first, and '
+            'establish with it on the dialing cluster; the cluster_peering role does both.' % name)
+    return peering.get('State') == ACTIVE

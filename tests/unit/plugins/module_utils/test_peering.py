@@ -391,3 +391,42 @@ def test_a_token_whose_fields_have_the_wrong_types_fails_before_any_call(fields,
 def test_a_url_as_a_server_address_says_to_write_host_port(address):
     with pytest.raises(PeeringError, match='is a URL; write the address as host:port without a scheme'):
         validate_server_addresses([address])
+
+
+# -- waiting --------------------------------------------------------------------------------
+
+from ansible_collections.consul.peering.plugins.module_utils.peering import (  # noqa: E402  pylint: disable=wrong-import-position
+    reached_active,
+)
+
+
+@pytest.mark.parametrize('peering, done', [
+    (make_peering('dialer', 'ACTIVE'), True),
+    (make_peering('acceptor', 'ACTIVE'), True),
+    (make_peering('dialer', 'ESTABLISHING'), False),
+    (make_peering('dialer', 'FAILING'), False),
+    (make_peering('dialer', 'PENDING'), False),
+    (make_peering('acceptor', 'PENDING'), False),
+    (make_peering('acceptor', 'FAILING'), False),
+])
+def test_reached_active_waits_on_until_active(peering, done):
+    assert reached_active(peering, 'dc1') is done
+
+
+@pytest.mark.parametrize('peering, message', [
+    (None, "Peering 'dc1' disappeared while waiting for it to become ACTIVE"),
+    (make_peering('dialer', 'DELETING', DeletedAt='2026-11-29T00:10:00Z'), "Peering 'dc1' is being deleted"),
+    # Consul's live overlay can still say ACTIVE once DeletedAt is set.
+    (make_peering('acceptor', 'ACTIVE', DeletedAt='2026-11-29T00:10:00Z'), "Peering 'dc1' is being deleted"),
+    (make_peering('dialer', 'TERMINATED'),
+     "Peering 'dc1' is TERMINATED: the accepting cluster deleted its side. Generate a new token on the accepting "
+     'cluster and establish again on this cluster with it.'),
+    (make_peering('acceptor', 'TERMINATED'),
+     "Peering 'dc1' is TERMINATED: the dialing cluster deleted its side. Generate a new token on this (accepting) "
+     'cluster with consul_peering_token, which deletes the TERMINATED side first, and establish with it on the '
+     'dialing cluster; the cluster_peering role does both.'),
+])
+def test_reached_active_ends_the_wait_with_advice_for_this_side(peering, message):
+    with pytest.raises(PeeringError) as err:
+        reached_active(peering, 'dc1')
+    assert str(err.value).startswith(message)

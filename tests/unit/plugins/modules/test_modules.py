@@ -351,6 +351,15 @@ def test_a_wait_ends_within_wait_timeout_when_the_server_stops_answering(server)
     assert elapsed < 1.8
 
 
+def test_a_wait_on_a_terminated_accepting_side_says_to_generate_a_new_token_there(server):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'TERMINATED')))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc2'))
+    assert result['failed'] is True
+    assert "Peering 'dc2' is TERMINATED: the dialing cluster deleted its side. Generate a new token on this " \
+        '(accepting) cluster with consul_peering_token' in result['msg']
+    assert len(server.requests) == 1
+
+
 def test_a_deletion_that_stands_still_is_sent_again_and_then_goes(monkeypatch):
     # Seen on Consul 1.14 when both sides of many peerings were deleted at once: the accepting side stayed
     # TERMINATED with DeletedAt set; a second DELETE removed it at once.
