@@ -404,3 +404,10 @@ def reached_active(peering, name):
             '(accepting) cluster with consul_peering_token, which deletes the TERMINATED side first, and '
             'establish with it on the dialing cluster; the cluster_peering role does both.' % name)
     return peering.get('State') == ACTIVE
+
+
+def left_by_refused_establish(peering, token_info):
+    """Whether `peering` is what a refused establish with this token leaves on the dialing cluster: Consul
+    writes the dialing side (PENDING, with the token's peer ID) before it exchanges the secret, and keeps it."""
+    return (peering is not None and not is_deleting(peering) and is_dialer(peering) and
+            peering.get('State') == PENDING and peering.get('PeerID') == token_info['peer_id'])

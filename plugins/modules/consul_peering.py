@@ -81,10 +81,13 @@ notes:
   - "B(accepting side) (this cluster generated a token under that name): fails without a write call when a
     token is given; Consul refuses to dial a peering that is expecting to be dialed."
   - "B(DELETING): waits until Consul has removed it, then establishes."
-  - When the accepting cluster refuses the token (already used, or replaced by a newer one), or Consul reports
-    that a peering of that name was created while the establish was under way, the module waits up to 10
-    seconds for the peering to be established with the same accepting side by someone else (two runs racing on
-    one pair), and only then fails.
+  - When the accepting cluster refuses the token, or Consul reports that a peering of that name was created
+    while the establish was under way, the module waits up to 10 seconds for the peering to be established
+    with the same accepting side by someone else (two runs racing on one pair), and only then fails.
+  - "A refused token was already used, or a newer token was generated for that peering since, or the accepting
+    side was deleted since the token was generated: the accepting cluster cannot tell the dialing cluster
+    which. Consul keeps the dialing side it wrote before the refusal (C(PENDING), never dialed); when this run
+    created it, the module deletes it, and the failure says so (or says what is left and how to remove it)."
   - Meta of an existing peering only changes when it is established again with a fresh token. A different
     O(meta) alone is reported as a warning.
   - O(state=absent) works from either side. Deleting one side leaves the other side C(TERMINATED) when the
@@ -177,17 +180,50 @@ actions:
 '''
 
 from ansible_collections.consul.peering.plugins.module_utils.errors import (
-    PeeringNameConflictError, PeeringTokenRejectedError,
+    ConsulError, PeeringNameConflictError, PeeringTokenRejectedError,
 )
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.options import validate_seconds
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, PeeringError, decode_peering_token, dialer_matches_token, plan_delete, plan_establish,
-    validate_meta, validate_peer_name,
+    DELETE, ESTABLISH, WAIT_GONE, PeeringError, decode_peering_token, dialer_matches_token, left_by_refused_establish,
+    plan_delete, plan_establish, validate_meta, validate_peer_name,
 )
 
 # Seconds a refused token may wait for a concurrent run to finish establishing the same peering.
 RACE_GRACE = 10
+
+
+def explain_refused_token(peering_module, name, token_info, refused, grace, created):
+    """The failure for a token the accepting cluster refused, once no other run established the peering.
+
+    Consul keeps the dialing side it wrote before it was refused: PENDING, and never dialed. When this run
+    created it (`created`), it is deleted here; otherwise the text says what is left and how to remove it.
+    """
+    text = ('Consul refused the peering token when establishing peering %r (HTTP %s: %s). The token was already '
+            'used, a newer token was generated for that peering since, or the accepting side was deleted since '
+            'the token was generated. Generate a new token on the accepting cluster and establish again with it.'
+            % (name, refused.status, refused.body))
+    remove = 'remove it with consul.peering.consul_peering (peer_name: %s, state: absent)' % name
+    try:
+        left = grace.last if grace.seen else peering_module.read(name)
+    except ConsulError as exc:
+        return '%s What is left on this cluster could not be read (%s); if a PENDING peering %r is there, %s.' % (
+            text, exc, name, remove)
+    if left is None:
+        return '%s No dialing side is left on this cluster.' % text
+    if not left_by_refused_establish(left, token_info):
+        return '%s The dialing side on this cluster is left in state %s (peer ID %s).' % (
+            text, left.get('State'), left.get('PeerID'))
+    if not created:
+        return '%s The PENDING dialing side on this cluster existed before this run, so it was left: %s.' % (
+            text, remove)
+    try:
+        peering_module.client.delete_peering(name, peering_module.partition)
+        peering_module.wait_until_gone(name, grace.timeout)
+    except (ConsulError, PeeringError) as exc:
+        return '%s The PENDING dialing side this run created on this cluster could not be deleted (%s): %s.' % (
+            text, exc, remove)
+    return '%s The PENDING dialing side this run created on this cluster was deleted.' % text
 
 
 def main():
@@ -214,11 +250,14 @@ def main():
             # the earlier one, or both exchange their secrets and the second write finds the first one's
             # peering. If the other run establishes this peering (same acceptor) within a short grace
             # period, the goal is reached and the refusal is not an error; otherwise it stands.
+            grace = peering_module.waiter(name, min(RACE_GRACE, wait_timeout))
             try:
-                peering_module.wait_until(name, lambda peering: dialer_matches_token(peering, token_info),
-                                          min(RACE_GRACE, wait_timeout), 'be established by another run')
+                grace.until(lambda peering: dialer_matches_token(peering, token_info), 'be established by another run')
             except PeeringError:
-                raise refused
+                if isinstance(refused, PeeringNameConflictError):
+                    raise refused
+                raise PeeringError(explain_refused_token(peering_module, name, token_info, refused, grace,
+                                                         created=current is None or WAIT_GONE in plan.actions))
 
     with peering_module.failures():
         wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')

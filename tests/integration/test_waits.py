@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Waits against real Consul: a server that is down when a wait starts, and wait timeouts that are refused
-before any call."""
+"""Waits against real Consul: a server that is down when a wait starts, a token whose accepting side is gone,
+and wait timeouts that are refused before any call."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ import yaml
 
 from ansible_cli import ROOT, run_playbook
 from consul_build import consul_binary
-from peering_helpers import delete_everywhere, peering_calls, read_peering, unique_name, wait_for
+from peering_helpers import assert_no_secrets, delete_everywhere, peering_calls, read_peering, task, unique_name, \
+    wait_for
 
 ROLE_TASKS = os.path.join(ROOT, 'roles', 'cluster_peering', 'tasks', 'present.yml')
 DIALER_WAIT = 'Wait until the dialing side is ACTIVE'
@@ -100,6 +101,29 @@ def test_role_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_fact
     harness_note('test_waits: dialing server down for %.1f s (killed to ready again); the role finished %.1f s '
                  'after it was ready' % (ready - killed, finished - ready))
     delete_everywhere([acceptor, dialer], [names['dialer'], names['acceptor']])
+
+
+def test_a_token_whose_accepting_side_was_deleted_is_explained_and_leaves_no_dialing_side(dc1, dc2):
+    """The accepting side is deleted after its token was generated: Consul refuses the establish and would
+    leave a PENDING dialing side behind; the module deletes that and names the likely causes."""
+    acceptor_name, dialer_name = unique_name('gone-dc2'), unique_name('gone-dc1')
+    peering_token = dc1.api('POST', '/v1/peering/token', json={'PeerName': acceptor_name}).json()['PeeringToken']
+    dc1.api('DELETE', '/v1/peering/%s' % acceptor_name)
+    wait_for(lambda: read_peering(dc1, acceptor_name) is None, timeout=30, what='the accepting side gone')
+    mark = dc2.log_mark()
+    run = run_playbook([task('Establish', dc2, 'consul_peering', peer_name=dialer_name,
+                             peering_token=peering_token)])
+    try:
+        assert run.returncode != 0
+        message = run.result('Establish')['msg']
+        assert ('The token was already used, a newer token was generated for that peering since, or the '
+                'accepting side was deleted since the token was generated') in message
+        assert 'The PENDING dialing side this run created on this cluster was deleted' in message
+        assert read_peering(dc2, dialer_name) is None
+        assert [call.method for call in peering_calls(dc2, mark) if call.method != 'GET'] == ['POST', 'DELETE']
+        assert_no_secrets(run.output, dc2.token, peering_token)
+    finally:
+        delete_everywhere([dc2], [dialer_name])
 
 
 @pytest.mark.parametrize('value', [-5, 0])

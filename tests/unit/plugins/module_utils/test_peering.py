@@ -396,7 +396,7 @@ def test_a_url_as_a_server_address_says_to_write_host_port(address):
 # -- waiting --------------------------------------------------------------------------------
 
 from ansible_collections.consul.peering.plugins.module_utils.peering import (  # noqa: E402  pylint: disable=wrong-import-position
-    reached_active,
+    left_by_refused_establish, reached_active,
 )
 
 
@@ -430,3 +430,20 @@ def test_reached_active_ends_the_wait_with_advice_for_this_side(peering, message
     with pytest.raises(PeeringError) as err:
         reached_active(peering, 'dc1')
     assert str(err.value).startswith(message)
+
+
+ONLY_PEER_ID = {'peer_id': ACCEPTOR_ID}
+
+
+@pytest.mark.parametrize('peering, left', [
+    (make_peering('dialer', 'PENDING'), True),
+    (None, False),
+    (make_peering('dialer', 'PENDING', PeerID='6d1e0d7a-0000-4000-8000-00000000abcd'), False),
+    (make_peering('dialer', 'ACTIVE'), False),
+    (make_peering('dialer', 'ESTABLISHING'), False),
+    (make_peering('dialer', 'TERMINATED'), False),
+    (make_peering('dialer', 'PENDING', DeletedAt='2026-11-29T00:10:00Z'), False),
+    (make_peering('acceptor', 'PENDING'), False),
+])
+def test_left_by_refused_establish_is_only_a_pending_dialer_with_the_tokens_peer(peering, left):
+    assert left_by_refused_establish(peering, ONLY_PEER_ID) is left

@@ -212,7 +212,8 @@ def test_used_token_error_is_clear_and_hides_the_secret(server):
                                                          'establishment secret %s' % SECRET))
     result, raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()))
     assert result['failed'] is True
-    assert 'already used, or a newer token was generated' in result['msg']
+    assert ('The token was already used, a newer token was generated for that peering since, or the accepting '
+            'side was deleted since the token was generated') in result['msg']
     assert_no_secrets(raw, make_token())
 
 
@@ -375,6 +376,35 @@ def test_a_deletion_that_stands_still_is_sent_again_and_then_goes(monkeypatch):
     assert writes(consul) == [('DELETE', '/v1/peering/dc2'), ('DELETE', '/v1/peering/dc2')]
     assert any("Consul left peering 'dc2' marked for deletion (state TERMINATED, DeletedAt 2026-11-29T00:10:00Z) "
                'for 0.3s without removing it: sent the DELETE again' in warning for warning in result['warnings'])
+
+
+REFUSED = (403, 'a new peering token must be generated: invalid peering establishment secret')
+CAUSES = ('The token was already used, a newer token was generated for that peering since, or the accepting side '
+          'was deleted since the token was generated.')
+
+
+def test_a_refused_token_deletes_the_pending_dialing_side_this_run_created():
+    with GoneAfterDeletes(1) as consul:
+        consul.script('GET', '/v1/peering/dc1', (404, ''), (200, make_peering('dialer', 'PENDING')))
+        consul.script('POST', '/v1/peering/establish', REFUSED)
+        consul.script('DELETE', '/v1/peering/dc1', (200, ''))
+        result, raw = run_module(consul_peering, connection(consul, peer_name='dc1', peering_token=make_token()))
+    assert result['failed'] is True
+    assert CAUSES in result['msg']
+    assert result['msg'].endswith('The PENDING dialing side this run created on this cluster was deleted.')
+    assert writes(consul) == [('POST', '/v1/peering/establish'), ('DELETE', '/v1/peering/dc1')]
+    assert_no_secrets(raw, make_token())
+
+
+def test_a_refused_token_leaves_a_pending_dialing_side_that_existed_before_and_says_how_to_remove_it(server):
+    server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'PENDING')))
+    server.script('POST', '/v1/peering/establish', REFUSED)
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()))
+    assert result['failed'] is True
+    assert CAUSES in result['msg']
+    assert result['msg'].endswith('The PENDING dialing side on this cluster existed before this run, so it was '
+                                  'left: remove it with consul.peering.consul_peering (peer_name: dc1, state: absent).')
+    assert writes(server) == [('POST', '/v1/peering/establish')]
 
 
 # -- consul_peering_info ----------------------------------------------------------------------
