@@ -185,8 +185,8 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.options import validate_seconds
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, WAIT_GONE, PeeringError, decode_peering_token, dialer_matches_token, left_by_refused_establish,
-    plan_delete, plan_establish, validate_meta, validate_peer_name,
+    DELETE, ESTABLISH, WAIT_GONE, PeeringError, clean_peering_token, decode_peering_token, dialer_matches_token,
+    left_by_refused_establish, plan_delete, plan_establish, validate_meta, validate_peer_name,
 )
 
 # Seconds a refused token may wait for a concurrent run to finish establishing the same peering.
@@ -265,6 +265,9 @@ def main():
         validate_meta(meta)
         token_info, waiter = None, None
         if peering_token and params['state'] == 'present':
+            # The token as Consul must get it: without the white space a paste or a line wrap adds.
+            peering_token = clean_peering_token(peering_token)
+            peering_module.hide(peering_token)
             token_info, secret = decode_peering_token(peering_token)
             peering_module.hide(secret)
             result['token_info'] = token_info
