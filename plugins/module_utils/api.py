@@ -368,6 +368,22 @@ class ConsulClient:
             exc.args = (self.secrets.mask(str(exc)),)
             raise
 
+    def request_with_headers(self, method, path, permission, params=None, deadline=None):
+        """request(), also returning the headers of Consul's answer: (status, decoded JSON or None, headers).
+
+        For answers whose meaning is in a header, such as X-Consul-Results-Filtered-By-ACLs or X-Consul-Index.
+        """
+        answers = []
+
+        def keep(response, *_args, **_kwargs):
+            answers.append(response)
+        self.session.hooks['response'].append(keep)
+        try:
+            status, data = self.request(method, path, permission, params=params, deadline=deadline)
+        finally:
+            self.session.hooks['response'].remove(keep)
+        return status, data, answers[-1].headers
+
     def _request(self, method, url, permission, params, body, allow_not_found, deadline):
         where = '%s %s' % (method, url)
         started = time.monotonic()
