@@ -48,6 +48,28 @@ def peering_pairs(pairs=None, mesh=None, hub=None, spokes=None):
     return result
 
 
+# Inventory variable of a cluster host -> key of a consul_peering_mesh cluster.
+MESH_HOST_VARS = (('consul_connection', 'connection'), ('consul_peer_name', 'peer_name'),
+                  ('consul_peering_meta', 'meta'), ('consul_server_external_addresses', 'server_external_addresses'))
+
+
+def mesh_clusters(hosts, hostvars):
+    """The `clusters` of consul_peering_mesh for inventory hosts, from their consul_* variables."""
+    clusters = []
+    for host in hosts:
+        variables = hostvars[host]
+        cluster = {'name': host}
+        for variable, key in MESH_HOST_VARS:
+            if variable in variables and variables[variable] is not None:
+                cluster[key] = variables[variable]
+        if not isinstance(cluster.get('connection', {}), dict):
+            raise AnsibleFilterError('mesh_clusters: consul_connection of %s must be a dict of connection options'
+                                     % host)
+        clusters.append(cluster)
+    return clusters
+
+
 class FilterModule:
     def filters(self):
-        return {'peering_pair_status': peering_pair_status, 'peering_pairs': peering_pairs}
+        return {'peering_pair_status': peering_pair_status, 'peering_pairs': peering_pairs,
+                'mesh_clusters': mesh_clusters}

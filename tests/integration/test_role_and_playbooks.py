@@ -25,6 +25,9 @@ def names(dc1, dc2):
     delete_everywhere([dc1, dc2], pair.values())
 
 
+PEER_TASK = 'Peer the accepting and the dialing cluster'
+
+
 def role_play(dc1, dc2, names, state='present'):
     return [{
         'name': 'Peer dc1 and dc2',
@@ -53,8 +56,10 @@ def assert_peered(dc1, dc2, names):
 def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
     run = run_playbook(plays=role_play(dc1, dc2, names))
     assert run.returncode == 0, run
-    assert sorted(run.changed_tasks) == ['Establish the peering on the dialing cluster dc2',
-                                         'Generate a peering token on the accepting cluster dc1']
+    assert run.changed_tasks == [PEER_TASK]
+    (pair,) = run.result(PEER_TASK)['pairs']
+    assert pair['acceptor_actions'] == ['generate_token']
+    assert pair['dialer_actions'] == ['establish', 'wait_until_active']
     assert_peered(dc1, dc2, names)
 
     marks = dc1.log_mark(), dc2.log_mark()
@@ -71,11 +76,13 @@ def test_role_check_mode_on_a_fresh_pair_writes_nothing_and_diffs_both_sides(dc1
     marks = dc1.log_mark(), dc2.log_mark()
     run = run_playbook(plays=role_play(dc1, dc2, names), check=True, diff=True)
     assert run.returncode == 0, run
-    token = run.result('Generate a peering token on the accepting cluster dc1')
-    establish = run.result('Establish the peering on the dialing cluster dc2')
-    assert token['diff']['before']['state'] == 'absent' and token['diff']['after']['state'] == 'PENDING'
-    assert establish['diff']['before']['state'] == 'absent' and establish['diff']['after']['state'] == 'ESTABLISHING'
-    assert '--- before' in run.stdout and 'accepting cluster dc1' in run.stdout and 'dialing cluster dc2' in run.stdout
+    on_dc1, on_dc2 = run.result(PEER_TASK)['diff']
+    assert (on_dc1['before_header'], on_dc2['before_header']) == ('dc1', 'dc2')
+    assert on_dc1['before'][names['acceptor']]['state'] == 'absent'
+    assert on_dc1['after'][names['acceptor']]['state'] == 'PENDING'
+    assert on_dc2['before'][names['dialer']]['state'] == 'absent'
+    assert on_dc2['after'][names['dialer']]['state'] == 'ESTABLISHING'
+    assert '--- before: dc1' in run.stdout and '+++ after: dc2' in run.stdout
     assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
     assert read_peering(dc1, names['acceptor']) is None and read_peering(dc2, names['dialer']) is None
 
@@ -108,7 +115,9 @@ def test_role_repairs_a_pair_whose_dialer_was_deleted(dc1, dc2, names):
 def test_role_absent_removes_both_sides(dc1, dc2, names):
     assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
     check = run_playbook(plays=role_play(dc1, dc2, names, state='absent'), check=True)
-    assert len(check.changed_tasks) == 2
+    assert check.changed_tasks == ['Unpeer the accepting and the dialing cluster']
+    (pair,) = check.result('Unpeer the accepting and the dialing cluster')['pairs']
+    assert pair['dialer_actions'] == pair['acceptor_actions'] == ['delete', 'wait_until_gone']
     assert read_peering(dc1, names['acceptor'])['State'] == 'ACTIVE'
 
     run = run_playbook(plays=role_play(dc1, dc2, names, state='absent'))

@@ -9,14 +9,16 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.consul.peering.plugins.filter.peering import FilterModule, peering_pair_status, peering_pairs
+from ansible_collections.consul.peering.plugins.filter.peering import (
+    FilterModule, mesh_clusters, peering_pair_status, peering_pairs,
+)
 from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, make_peering
 
 OTHER_ID = '5e1f1a55-0000-4000-8000-000000000001'
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'peering_pair_status', 'peering_pairs'}
+    assert set(FilterModule().filters()) == {'mesh_clusters', 'peering_pair_status', 'peering_pairs'}
 
 
 @pytest.mark.parametrize('acceptor, dialer, linked, active, reason', [
@@ -89,3 +91,21 @@ def test_bad_pairs_fail_clearly(args, message):
 def test_spokes_without_hub_fail():
     with pytest.raises(AnsibleFilterError, match='spokes need a hub'):
         peering_pairs([], spokes=['dc2'])
+
+
+def test_mesh_clusters_takes_each_hosts_consul_variables_and_leaves_out_the_unset_ones():
+    hostvars = {
+        'dc1': {'consul_connection': {'host': 'consul-dc1'}, 'consul_peer_name': 'east', 'other': 1},
+        'dc2': {'consul_connection': {'host': 'consul-dc2'}, 'consul_peering_meta': {'env': 'prod'},
+                'consul_server_external_addresses': ['lb:8503'], 'consul_peer_name': None},
+    }
+    assert mesh_clusters(['dc1', 'dc2'], hostvars) == [
+        {'name': 'dc1', 'connection': {'host': 'consul-dc1'}, 'peer_name': 'east'},
+        {'name': 'dc2', 'connection': {'host': 'consul-dc2'}, 'meta': {'env': 'prod'},
+         'server_external_addresses': ['lb:8503']},
+    ]
+
+
+def test_mesh_clusters_refuses_a_connection_that_is_not_a_dict():
+    with pytest.raises(AnsibleFilterError, match='consul_connection of dc1'):
+        mesh_clusters(['dc1'], {'dc1': {'consul_connection': 'consul-dc1:8500'}})
