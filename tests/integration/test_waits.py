@@ -14,15 +14,14 @@ import threading
 import time
 
 import pytest
-import yaml
 
-from ansible_cli import ROOT, run_playbook
+from ansible_cli import run_playbook
 from consul_build import consul_binary
 from peering_helpers import assert_no_secrets, delete_everywhere, peering_calls, read_peering, task, unique_name, \
     wait_for
 
-ROLE_TASKS = os.path.join(ROOT, 'roles', 'cluster_peering', 'tasks', 'present.yml')
 DIALER_WAIT = 'Wait until the dialing side is ACTIVE'
+ACCEPTOR_WAIT = 'Wait until the accepting side is ACTIVE'
 
 
 def role_vars(acceptor, dialer, names, **extra):
@@ -38,29 +37,32 @@ def role_vars(acceptor, dialer, names, **extra):
     return variables
 
 
-def role_tasks_paused_before_the_wait(reached, proceed):
-    """The role's own present.yml, with two tasks added before its first wait: one tells the test that the
-    establish is done, the other holds the play until the test has killed the dialing server."""
-    with open(ROLE_TASKS, encoding='utf-8') as handle:
-        tasks = yaml.safe_load(handle)
-    first_wait = next(index for index, entry in enumerate(tasks) if entry['name'].startswith(DIALER_WAIT))
-    pause = [
+def tasks_paused_before_the_wait(acceptor, dialer, names, reached, proceed):
+    """What an operator's playbook does with the modules: token, establish without waiting, then a wait for
+    ACTIVE, with two tasks before the wait: one tells the test that the establish is done, the other holds
+    the play until the test has killed the dialing server."""
+    return [
+        dict(task('Generate the token', acceptor, 'consul_peering_token', peer_name=names['acceptor']),
+             register='generated'),
+        task('Establish without waiting', dialer, 'consul_peering', peer_name=names['dialer'],
+             peering_token='{{ generated.token }}', wait=False),
         {'name': 'Tell the test that the establish is done', 'ansible.builtin.file': {'path': reached,
                                                                                       'state': 'touch'}},
         {'name': 'Wait until the test has killed the dialing server',
          'ansible.builtin.wait_for': {'path': proceed, 'timeout': 300, 'sleep': 1}},
+        task(DIALER_WAIT, dialer, 'consul_peering', peer_name=names['dialer'], wait_timeout=120),
+        task(ACCEPTOR_WAIT, acceptor, 'consul_peering', peer_name=names['acceptor'], wait_timeout=120),
     ]
-    return tasks[:first_wait] + pause + tasks[first_wait:]
 
 
-def test_role_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_factory, tmp_path, harness_note):
-    """The dialing server is killed between the role's establish (wait: false) and its wait for ACTIVE, and
-    comes back only after the wait's first read was refused: the wait keeps reading until it is ACTIVE."""
+def test_a_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_factory, tmp_path, harness_note):
+    """The dialing server is killed between the establish (wait: false) and the wait for ACTIVE, and comes
+    back only after the wait's first read was refused: the wait keeps reading until it is ACTIVE."""
     acceptor, dialer = cluster_factory(2, acl=True, tls=True)
     names = {'acceptor': unique_name('down-dc2'), 'dialer': unique_name('down-dc1')}
     reached, proceed, remote_tmp = (str(tmp_path / part) for part in ('reached', 'proceed', 'remote-tmp'))
-    play = {'name': 'The role with a restart injected', 'hosts': 'localhost', 'gather_facts': False,
-            'vars': role_vars(acceptor, dialer, names), 'tasks': role_tasks_paused_before_the_wait(reached, proceed)}
+    play = {'name': 'The modules with a restart injected', 'hosts': 'localhost', 'gather_facts': False,
+            'tasks': tasks_paused_before_the_wait(acceptor, dialer, names, reached, proceed)}
     outcome = {}
 
     def role_in_background():
@@ -74,7 +76,7 @@ def test_role_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_fact
     runner.start()
     try:
         wait_for(lambda: os.path.exists(reached) or not runner.is_alive(), timeout=180, interval=0.1,
-                 what='the role to establish the peering')
+                 what='the playbook to establish the peering')
         assert os.path.exists(reached), outcome.get('run')
         dialer.stop(graceful=False)  # SIGKILL
         killed = time.monotonic()
@@ -93,12 +95,12 @@ def test_role_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_fact
     run = outcome['run']
     assert run.returncode == 0, [entry['result'].get('msg') for entry in run.results if entry['status'] == 'failed']
     assert waiting_while_down
-    assert run.result('Wait until the dialing side is ACTIVE %s' % dialer.name)['peering']['State'] == 'ACTIVE'
-    assert run.result('Wait until the accepting side is ACTIVE %s' % acceptor.name)['peering']['State'] == 'ACTIVE'
+    assert run.result(DIALER_WAIT)['peering']['State'] == 'ACTIVE'
+    assert run.result(ACCEPTOR_WAIT)['peering']['State'] == 'ACTIVE'
     on_acceptor, on_dialer = read_peering(acceptor, names['acceptor']), read_peering(dialer, names['dialer'])
     assert on_acceptor['State'] == 'ACTIVE' and on_dialer['State'] == 'ACTIVE'
     assert on_dialer['PeerID'] == on_acceptor['ID']
-    harness_note('test_waits: dialing server down for %.1f s (killed to ready again); the role finished %.1f s '
+    harness_note('test_waits: dialing server down for %.1f s (killed to ready again); the play finished %.1f s '
                  'after it was ready' % (ready - killed, finished - ready))
     delete_everywhere([acceptor, dialer], [names['dialer'], names['acceptor']])
 
