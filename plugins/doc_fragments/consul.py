@@ -14,7 +14,7 @@ options:
   host:
     description:
       - Host name or IP address (IPv4, or IPv6 with or without brackets) of the Consul agent or server to talk to.
-        White space around it is removed. A URL or C(host:port) is refused before any call: set O(scheme) and
+        White space around it is removed. A URL or C(host:port) is refused before any call; set O(scheme) and
         O(port), or E(CONSUL_HTTP_ADDR).
       - When not set, the host part of E(CONSUL_HTTP_ADDR) is used, and then C(localhost).
     type: str
@@ -77,7 +77,7 @@ options:
         control character or a non-ASCII character left inside (a comment line in a token file, say) is refused
         before any call; the error names the option or variable, never the value.
       - The token never appears in the module's output, errors or diffs, in any form (as is, escaped or
-        encoded), and it is only sent to the configured address: redirects are never followed.
+        encoded), and it is only sent to the configured address; redirects are never followed.
     type: str
   http_auth:
     description:
