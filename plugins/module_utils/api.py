@@ -36,8 +36,8 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
 )
 from ansible_collections.consul.peering.plugins.module_utils.masking import Secrets
 
-READ = 'peering:read'
-WRITE = 'peering:write'
+PEERING_READ = 'peering:read'
+PEERING_WRITE = 'peering:write'
 
 # Reads are safe to repeat; DELETE is idempotent in Consul (a missing or already-deleting
 # peering answers 200). POST is never repeated once it may have reached the server: a
@@ -49,7 +49,7 @@ BACKOFF_FACTOR = 0.5  # seconds before the first retry, doubled for each next on
 _SSL_SUFFIX = re.compile(r'\s*\(_ssl\.c:\d+\)')
 
 
-def _innermost(exc):
+def _innermost_exception(exc):
     """The innermost exception inside requests/urllib3's wrappers (MaxRetryError and friends)."""
     reason = exc
     for _depth in range(6):
@@ -65,14 +65,14 @@ def _innermost(exc):
 def _is_timeout(exc):
     # Once retries are used up, urllib3 reports a timeout as MaxRetryError, which requests raises as a
     # ConnectionError rather than a Timeout.
-    reason = _innermost(exc)
+    reason = _innermost_exception(exc)
     return isinstance(reason, (TimeoutError, socket.timeout)) or \
         type(reason).__name__ in ('ReadTimeoutError', 'ConnectTimeoutError')
 
 
-def _root_cause(exc):
+def _reason_text(exc):
     """The innermost useful reason out of requests/urllib3's wrapped exceptions, as text."""
-    text = str(_innermost(exc))
+    text = str(_innermost_exception(exc))
     # urllib3 prefixes "HTTPConnection(host=..., port=...): Failed to establish a new connection: ".
     text = text.rsplit('Failed to establish a new connection: ', maxsplit=1)[-1]
     text = _SSL_SUFFIX.sub('', text)
@@ -81,7 +81,7 @@ def _root_cause(exc):
 
 def _connection_reason(exc):
     """Return (reason, whether the request may have reached Consul) for a connection failure."""
-    text = _root_cause(exc)
+    text = _reason_text(exc)
     if 'Connection refused' in text:
         return 'connection refused (is Consul running and listening on that address?)', False
     if 'Name or service not known' in text or 'Failed to resolve' in text or 'NameResolution' in text:
@@ -304,13 +304,13 @@ class ConsulClient:
 
     def read_peering(self, name, partition=None, deadline=None):
         """Return the peering named `name` as Consul reports it, or None when it does not exist."""
-        status, data = self.request('GET', '/v1/peering/%s' % name, READ, params=self._partition_query(partition),
+        status, data = self.request('GET', '/v1/peering/%s' % name, PEERING_READ, params=self._partition_query(partition),
                                     allow_not_found=True, deadline=deadline)
         return None if status == 404 else data
 
     def list_peerings(self, partition=None, deadline=None):
         """Return every peering of the (default or given) partition."""
-        _status, data = self.request('GET', '/v1/peerings', READ, params=self._partition_query(partition),
+        _status, data = self.request('GET', '/v1/peerings', PEERING_READ, params=self._partition_query(partition),
                                      deadline=deadline)
         return data or []
 
@@ -322,7 +322,7 @@ class ConsulClient:
             body['Meta'] = meta
         if server_external_addresses:
             body['ServerExternalAddresses'] = list(server_external_addresses)
-        _status, data = self.request('POST', '/v1/peering/token', WRITE, body=body)
+        _status, data = self.request('POST', '/v1/peering/token', PEERING_WRITE, body=body)
         token = (data or {}).get('PeeringToken')
         if not token:
             raise ConsulAPIError('Consul answered POST %s without a PeeringToken' % self.url('/v1/peering/token'))
@@ -335,11 +335,11 @@ class ConsulClient:
         body.update(self._partition_body(partition))
         if meta:
             body['Meta'] = meta
-        self.request('POST', '/v1/peering/establish', WRITE, body=body)
+        self.request('POST', '/v1/peering/establish', PEERING_WRITE, body=body)
 
     def delete_peering(self, name, partition=None, deadline=None):
         """Mark a peering for deletion; Consul removes it in the background."""
-        self.request('DELETE', '/v1/peering/%s' % name, WRITE, params=self._partition_query(partition),
+        self.request('DELETE', '/v1/peering/%s' % name, PEERING_WRITE, params=self._partition_query(partition),
                      deadline=deadline)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -431,19 +431,19 @@ class ConsulClient:
     def _failure(self, method, url, where, exc):
         """(the ConsulError for a failed attempt, whether repeating it is safe)."""
         if isinstance(exc, requests.exceptions.SSLError):
-            cause = _root_cause(exc)
+            cause = _reason_text(exc)
             hint = _tls_hint(cause)
             return ConsulTLSError('TLS connection to %s failed: %s%s (CA used: %s)' % (
                 url, cause, ' (%s)' % hint if hint else '', self._ca_description())), False
         if isinstance(exc, requests.exceptions.ChunkedEncodingError):
-            reason = 'connection reset by peer' if 'reset' in str(exc).lower() else _root_cause(exc)
+            reason = 'connection reset by peer' if 'reset' in str(exc).lower() else _reason_text(exc)
             return ConsulConnectionError("The connection broke while reading Consul's answer to %s (%s)%s"
                                          % (where, reason, self._unknown_outcome(method))), method in RETRIED_METHODS
         if isinstance(exc, requests.exceptions.ProxyError):
             proxy = self.connection.proxy
             return ConsulConnectionError(
                 'Could not reach Consul for %s through the proxy %s (from %s): %s. Set NO_PROXY, or use_proxy: false, '
-                'to connect directly' % (where, proxy.url, proxy.variable, _root_cause(exc))), method in RETRIED_METHODS
+                'to connect directly' % (where, proxy.url, proxy.variable, _reason_text(exc))), method in RETRIED_METHODS
         if isinstance(exc, requests.exceptions.ConnectionError):
             reason, maybe_sent = _connection_reason(exc)
             hint = _tls_hint(reason) if self.connection.scheme == 'https' else None
@@ -452,7 +452,7 @@ class ConsulClient:
             return ConsulConnectionError('Could not reach Consul for %s: %s%s' % (
                 where, reason, self._unknown_outcome(method) if maybe_sent else '')), \
                 not maybe_sent or method in RETRIED_METHODS
-        return ConsulConnectionError('%s failed: %s%s' % (where, _root_cause(exc), self._unknown_outcome(method))), \
+        return ConsulConnectionError('%s failed: %s%s' % (where, _reason_text(exc), self._unknown_outcome(method))), \
             False
 
     def _answer(self, response, where, permission, allow_not_found):

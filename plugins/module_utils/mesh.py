@@ -14,8 +14,8 @@ executor only touches the pairs that need work, and a check-mode run shows each 
 from __future__ import annotations
 
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    ABSENT, DELETE, ESTABLISH, GENERATE, WAIT_ACTIVE, WAIT_GONE, PeeringError, pair_status,
-    peering_view, plan_delete, plan_establish, plan_token,
+    ABSENT, DELETE, ESTABLISH, GENERATE_TOKEN, WAIT_UNTIL_ACTIVE, WAIT_UNTIL_GONE, PeeringError, pair_status,
+    diff_view, plan_delete, plan_establish, plan_token,
 )
 
 PRESENT = 'present'
@@ -48,8 +48,8 @@ class PairPlan:
         self.acceptor_current, self.dialer_current = acceptor_current, dialer_current
         self.status = pair_status(acceptor_current, dialer_current)
         self.acceptor_steps, self.dialer_steps = [], []
-        self.acceptor_after = peering_view(acceptor_current, self.acceptor_name)
-        self.dialer_after = peering_view(dialer_current, self.dialer_name)
+        self.acceptor_after = diff_view(acceptor_current, self.acceptor_name)
+        self.dialer_after = diff_view(dialer_current, self.dialer_name)
         self.error = None
         self.token = None  # the peering token this run generated for the pair: a secret, never returned
 
@@ -59,7 +59,7 @@ class PairPlan:
 
     @property
     def writes(self):
-        return [step for step in self.acceptor_steps + self.dialer_steps if step in (GENERATE, ESTABLISH, DELETE)]
+        return [step for step in self.acceptor_steps + self.dialer_steps if step in (GENERATE_TOKEN, ESTABLISH, DELETE)]
 
     @property
     def changed(self):
@@ -67,7 +67,7 @@ class PairPlan:
 
     @property
     def waits(self):
-        return WAIT_ACTIVE in self.dialer_steps or WAIT_GONE in self.dialer_steps
+        return WAIT_UNTIL_ACTIVE in self.dialer_steps or WAIT_UNTIL_GONE in self.dialer_steps
 
     def summary(self):
         """The secret-free record of the pair that the module returns."""
@@ -87,17 +87,17 @@ def _plan_present(pair):
         return
     if pair.status['linked']:
         # Both sides point at each other; the streams are still coming up.
-        pair.dialer_steps = [WAIT_ACTIVE]
+        pair.dialer_steps = [WAIT_UNTIL_ACTIVE]
         return
     token = plan_token(pair.acceptor_current, pair.acceptor_name, pair.acceptor.meta, regenerate=True)
     # The dialer compares the token's peer ID with what it holds: before the token exists, the accepting
     # side's ID stands in for it (None when the token step creates a new accepting side).
-    keeps_id = pair.acceptor_current is not None and token.actions == [GENERATE]
+    keeps_id = pair.acceptor_current is not None and token.actions == [GENERATE_TOKEN]
     provisional = {'peer_id': pair.acceptor_current.get('ID') if keeps_id else None, 'server_name': None,
                    'server_addresses': [], 'manual_server_addresses': [], 'remote_datacenter': None}
     establish = plan_establish(pair.dialer_current, pair.dialer_name, provisional, pair.dialer.meta, wait=False)
     pair.acceptor_steps = token.actions
-    pair.dialer_steps = establish.actions + [WAIT_ACTIVE]
+    pair.dialer_steps = establish.actions + [WAIT_UNTIL_ACTIVE]
     pair.acceptor_after, pair.dialer_after = token.after, establish.after
 
 
@@ -141,7 +141,7 @@ def cluster_diffs(plans):
                                                pair.acceptor_after),
                                               (pair.dialer, pair.dialer_name, pair.dialer_current,
                                                pair.dialer_after)):
-            before = peering_view(current, name)
+            before = diff_view(current, name)
             if before == after and after.get('state') != ABSENT:
                 continue
             diff = diffs.setdefault(cluster.label, {'before': {}, 'after': {}})

@@ -21,7 +21,7 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
 )
 from ansible_collections.consul.peering.plugins.module_utils.mesh import PRESENT, PairPlan, plan_mesh
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, GENERATE, WAIT_ACTIVE, WAIT_GONE, PeeringError, decode_peering_token, plan_establish,
+    DELETE, ESTABLISH, GENERATE_TOKEN, WAIT_UNTIL_ACTIVE, WAIT_UNTIL_GONE, PeeringError, decode_peering_token, plan_establish,
     reached_active,
 )
 from ansible_collections.consul.peering.plugins.module_utils.waiting import STALL_SECONDS, Stall, Waiter, \
@@ -120,9 +120,9 @@ class MeshRun:
         working = [pair for pair in self.plans if pair.error is None and (pair.acceptor_steps or pair.dialer_steps)]
         if self.state == PRESENT:
             self._by_cluster(working, 'acceptor', self._acceptor_steps)
-            self._by_cluster([pair for pair in working if pair.error is None and GENERATE in pair.acceptor_steps],
+            self._by_cluster([pair for pair in working if pair.error is None and GENERATE_TOKEN in pair.acceptor_steps],
                              'dialer', self._dialer_steps)
-            self._wait_active([pair for pair in working if pair.error is None and WAIT_ACTIVE in pair.dialer_steps])
+            self._wait_active([pair for pair in working if pair.error is None and WAIT_UNTIL_ACTIVE in pair.dialer_steps])
         else:
             self._by_cluster(working, 'dialer', lambda pair: self._delete(pair, 'dialer'))
             self._by_cluster(working, 'acceptor', lambda pair: self._delete(pair, 'acceptor'))
@@ -210,11 +210,11 @@ class MeshRun:
         for step in pair.acceptor_steps:
             if step == DELETE:
                 client.delete_peering(pair.acceptor_name, partition)
-            elif step == WAIT_GONE:
+            elif step == WAIT_UNTIL_GONE:
                 self._wait_gone([pair], sides=('acceptor',))
                 if pair.error:
                     return
-            elif step == GENERATE:
+            elif step == GENERATE_TOKEN:
                 pair.token = client.generate_token(pair.acceptor_name, partition, pair.acceptor.meta,
                                                    pair.acceptor.server_external_addresses)
                 client.secrets.add(pair.token)
@@ -224,12 +224,12 @@ class MeshRun:
         token_info, _secret = decode_peering_token(token)
         # The token is known now: decide the dialing side again with it (the plan used a stand-in).
         pair.dialer_steps = plan_establish(pair.dialer_current, pair.dialer_name, token_info, pair.dialer.meta,
-                                           wait=False).actions + [WAIT_ACTIVE]
+                                           wait=False).actions + [WAIT_UNTIL_ACTIVE]
         client, partition = self._client_and_partition(pair.dialer)
         for step in pair.dialer_steps:
             if step == DELETE:
                 client.delete_peering(pair.dialer_name, partition)
-            elif step == WAIT_GONE:
+            elif step == WAIT_UNTIL_GONE:
                 self._wait_gone([pair], sides=('dialer',))
                 if pair.error:
                     return

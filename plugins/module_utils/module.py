@@ -21,7 +21,7 @@ from ansible_collections.consul.peering.plugins.module_utils.options import (
     CONNECTION_REQUIRED_BY, OptionError, connection_argument_spec, resolve_connection,
 )
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    WAIT_ACTIVE, WAIT_GONE, PeeringError, reached_active,
+    WAIT_UNTIL_ACTIVE, WAIT_UNTIL_GONE, PeeringError, reached_active,
 )
 from ansible_collections.consul.peering.plugins.module_utils.waiting import Stall, Waiter, deletion_mark
 
@@ -40,7 +40,7 @@ class PeeringModule:
         self.secrets = Secrets()
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
-        with self.failures():
+        with self.fail_on_error():
             self.connection = resolve_connection(self.params)
             # The client registers its ACL token and basic-auth password with every form they can take in a
             # message; Ansible knows only the exact values of no_log parameters, not a token read from a file.
@@ -64,7 +64,7 @@ class PeeringModule:
         self.module.fail_json(msg=self.secrets.mask(msg), **kwargs)
 
     @contextlib.contextmanager
-    def failures(self):
+    def fail_on_error(self):
         """Turn the collection's errors into one clean fail_json, without a traceback."""
         try:
             yield
@@ -87,11 +87,11 @@ class PeeringModule:
             return current
         after, stale = current, False
         for action in plan.actions:
-            if action == WAIT_ACTIVE:
+            if action == WAIT_UNTIL_ACTIVE:
                 # Without a write before it, the state read for the plan may already be the answer.
                 after = self.wait_until_active(name, wait_timeout, known=None if stale else after, waiter=waiter)
                 stale, waiter = False, None
-            elif action == WAIT_GONE:
+            elif action == WAIT_UNTIL_GONE:
                 after, stale, waiter = self.wait_until_gone(name, wait_timeout, waiter=waiter), False, None
             else:
                 steps[action]()

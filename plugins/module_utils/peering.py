@@ -21,12 +21,12 @@ import re
 from ansible_collections.consul.peering.plugins.module_utils.options import split_host_port
 
 # Actions a plan can ask for, in the order they are carried out.
-GENERATE = 'generate_token'
+GENERATE_TOKEN = 'generate_token'
 ESTABLISH = 'establish'
 DELETE = 'delete'
-WAIT_GONE = 'wait_until_gone'
-WAIT_ACTIVE = 'wait_until_active'
-WRITES = frozenset([GENERATE, ESTABLISH, DELETE])
+WAIT_UNTIL_GONE = 'wait_until_gone'
+WAIT_UNTIL_ACTIVE = 'wait_until_active'
+WRITE_ACTIONS = frozenset([GENERATE_TOKEN, ESTABLISH, DELETE])
 
 ACTIVE = 'ACTIVE'
 PENDING = 'PENDING'
@@ -63,7 +63,7 @@ class Plan:
 
     @property
     def changed(self):
-        return any(action in WRITES for action in self.actions)
+        return any(action in WRITE_ACTIONS for action in self.actions)
 
     @property
     def diff(self):
@@ -208,7 +208,7 @@ def is_dialer(peering):
     return bool(peering.get('PeerID') or peering.get('PeerServerAddresses') or peering.get('ManualServerAddresses'))
 
 
-def peering_view(peering, name=None):
+def diff_view(peering, name=None):
     """The fields of a peering that a diff shows; never a secret, never volatile counters."""
     if peering is None:
         return {'name': name, 'state': ABSENT}
@@ -265,10 +265,10 @@ def _meta_warning(current, wanted_meta, side):
 
 def plan_token(current, peer_name, meta=None, regenerate=False):
     """Plan consul_peering_token: when does the accepting side need a (new) token?"""
-    before = peering_view(current, peer_name)
+    before = diff_view(current, peer_name)
     created = {'name': peer_name, 'state': PENDING, 'role': 'acceptor', 'id': None, 'meta': dict(meta or {})}
     if current is None:
-        return Plan([GENERATE], before, created)
+        return Plan([GENERATE_TOKEN], before, created)
     if is_dialer(current):
         raise PeeringError(
             'A peering named %r already exists on this cluster as the dialing side (peer ID %s); a cluster '
@@ -276,22 +276,22 @@ def plan_token(current, peer_name, meta=None, regenerate=False):
             % (peer_name, current.get('PeerID')))
     if is_deleting(current):
         # Consul refuses writes to a peering marked for deletion; once it is gone a new one can be made.
-        return Plan([WAIT_GONE, GENERATE], before, created)
+        return Plan([WAIT_UNTIL_GONE, GENERATE_TOKEN], before, created)
     if current.get('State') == TERMINATED:
         # Measured on Consul 1.14: a token generated for a TERMINATED acceptor is refused at establish
         # ("invalid peering establishment secret") because the new secret is never stored. The only way
         # to peer again under this name is to delete it and start over.
-        return Plan([DELETE, WAIT_GONE, GENERATE], before, created)
+        return Plan([DELETE, WAIT_UNTIL_GONE, GENERATE_TOKEN], before, created)
     warnings = _meta_warning(current, meta, 'acceptor')
     if regenerate:
-        return Plan([GENERATE], before, before, warnings)
+        return Plan([GENERATE_TOKEN], before, before, warnings)
     return Plan([], before, before, warnings)
 
 
 def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, check_mode=False):
     """Plan consul_peering state=present: establish, re-establish, or leave the dialing side alone."""
-    before = peering_view(current, peer_name)
-    waits = [WAIT_ACTIVE] if wait else []
+    before = diff_view(current, peer_name)
+    waits = [WAIT_UNTIL_ACTIVE] if wait else []
     warnings = []
     if token_info is None:
         if current is not None and not is_deleting(current):
@@ -312,7 +312,7 @@ def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, ch
         return Plan([ESTABLISH] + waits, before, after, warnings)
     if is_deleting(current):
         after['id'] = None
-        return Plan([WAIT_GONE, ESTABLISH] + waits, before, after, warnings)
+        return Plan([WAIT_UNTIL_GONE, ESTABLISH] + waits, before, after, warnings)
     if not is_dialer(current):
         raise PeeringError(
             'A peering named %r already exists on this cluster as the accepting side (it generated a token); '
@@ -327,7 +327,7 @@ def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, ch
         # dialing side (delete, wait until gone, establish) avoids that race; its imported data belonged
         # to the old peering anyway.
         after['id'] = None
-        return Plan([DELETE, WAIT_GONE, ESTABLISH] + waits, before, after, warnings)
+        return Plan([DELETE, WAIT_UNTIL_GONE, ESTABLISH] + waits, before, after, warnings)
     # Same peer, but its secret exchange never completed (PENDING) or the peer terminated it:
     # Consul re-establishes in place, keeping the local ID.
     return Plan([ESTABLISH] + waits, before, after, warnings)
@@ -335,9 +335,9 @@ def plan_establish(current, peer_name, token_info=None, meta=None, wait=True, ch
 
 def plan_delete(current, peer_name, wait=True):
     """Plan consul_peering state=absent: delete from whichever side this cluster is."""
-    before = peering_view(current, peer_name)
-    gone = peering_view(None, peer_name)
-    waits = [WAIT_GONE] if wait else []
+    before = diff_view(current, peer_name)
+    gone = diff_view(None, peer_name)
+    waits = [WAIT_UNTIL_GONE] if wait else []
     if current is None:
         return Plan([], before, gone)
     if is_deleting(current):
@@ -352,8 +352,8 @@ def pair_status(acceptor, dialer):
     token or establish is needed (only, perhaps, waiting); `active` means both sides are ACTIVE.
     """
     status = {
-        'acceptor_state': peering_view(acceptor)['state'],
-        'dialer_state': peering_view(dialer)['state'],
+        'acceptor_state': diff_view(acceptor)['state'],
+        'dialer_state': diff_view(dialer)['state'],
         'linked': False,
         'active': False,
     }

@@ -185,7 +185,7 @@ def main():
         exclusive=dict(type='bool', default=False),
     ))
     params = module.params
-    with module.failures():
+    with module.fail_on_error():
         validate(params)
         store = EntryStore(module.client, EXPORTED_SERVICES, module.partition or EXPORTS_ENTRY, module.partition)
         plan, entry = module.converge(store, lambda current: plan_export(

@@ -163,7 +163,7 @@ def main():
         wait_timeout=dict(type='int', default=DEFAULT_WAIT_TIMEOUT),
     ))
     params = module.params
-    with module.failures():
+    with module.fail_on_error():
         wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
         validate_name(params['service'], 'service')
         validate_peer(params['peer'], 'peer')

@@ -185,7 +185,7 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.options import validate_seconds
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, WAIT_GONE, PeeringError, clean_peering_token, decode_peering_token, dialer_matches_token,
+    DELETE, ESTABLISH, WAIT_UNTIL_GONE, PeeringError, clean_peering_token, decode_peering_token, dialer_matches_token,
     left_by_refused_establish, plan_delete, plan_establish, validate_meta, validate_peer_name,
 )
 
@@ -257,9 +257,9 @@ def main():
                 if isinstance(refused, PeeringNameConflictError):
                     raise refused
                 raise PeeringError(explain_refused_token(peering_module, name, token_info, refused, grace,
-                                                         created=current is None or WAIT_GONE in plan.actions))
+                                                         created=current is None or WAIT_UNTIL_GONE in plan.actions))
 
-    with peering_module.failures():
+    with peering_module.fail_on_error():
         wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
         validate_peer_name(name)
         validate_meta(meta)

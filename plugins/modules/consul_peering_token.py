@@ -173,7 +173,7 @@ actions:
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.options import validate_seconds
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, GENERATE, decode_peering_token, plan_token, validate_meta, validate_peer_name, validate_server_addresses,
+    DELETE, GENERATE_TOKEN, decode_peering_token, plan_token, validate_meta, validate_peer_name, validate_server_addresses,
 )
 
 
@@ -197,7 +197,7 @@ def main():
         generated['token'] = token
         generated['token_info'], _secret = decode_peering_token(token)
 
-    with peering_module.failures():
+    with peering_module.fail_on_error():
         wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
         validate_peer_name(name)
         validate_server_addresses(params['server_external_addresses'])
@@ -206,7 +206,7 @@ def main():
         plan = plan_token(current, name, meta=meta, regenerate=params['regenerate'])
         steps = {
             DELETE: lambda: peering_module.client.delete_peering(name, peering_module.partition),
-            GENERATE: generate,
+            GENERATE_TOKEN: generate,
         }
         peering = peering_module.execute(plan, name, current, steps, wait_timeout)
     peering_module.exit(**peering_module.result(plan, peering=peering, **generated))

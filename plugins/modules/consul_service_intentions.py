@@ -195,7 +195,7 @@ def main():
     ))
     params = module.params
     destination, source, source_peer = params['destination'], params['source'], params['source_peer']
-    with module.failures():
+    with module.fail_on_error():
         validate(params)
         rule = '%s { policy = "read" intentions = "write" }' % (
             # Measured: Consul checks intentions on the destination * against every service.

@@ -11,7 +11,7 @@ from ansible_collections.consul.peering.plugins.module_utils.mesh import (
     Cluster, cluster_diffs, plan_mesh, validate_mesh,
 )
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, GENERATE, WAIT_ACTIVE, WAIT_GONE, PeeringError,
+    DELETE, ESTABLISH, GENERATE_TOKEN, WAIT_UNTIL_ACTIVE, WAIT_UNTIL_GONE, PeeringError,
 )
 from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, make_peering
 
@@ -29,25 +29,25 @@ def plan_one(on_dc1, on_dc2, state='present'):
 
 @pytest.mark.parametrize('on_dc1, on_dc2, acceptor_steps, dialer_steps', [
     (ACCEPTOR, DIALER, [], []),
-    (make_peering('acceptor', 'PENDING'), make_peering('dialer', 'ESTABLISHING'), [], [WAIT_ACTIVE]),
-    (None, None, [GENERATE], [ESTABLISH, WAIT_ACTIVE]),
+    (make_peering('acceptor', 'PENDING'), make_peering('dialer', 'ESTABLISHING'), [], [WAIT_UNTIL_ACTIVE]),
+    (None, None, [GENERATE_TOKEN], [ESTABLISH, WAIT_UNTIL_ACTIVE]),
     # An interrupted run: a token was generated, never used.
-    (make_peering('acceptor', 'PENDING'), None, [GENERATE], [ESTABLISH, WAIT_ACTIVE]),
+    (make_peering('acceptor', 'PENDING'), None, [GENERATE_TOKEN], [ESTABLISH, WAIT_UNTIL_ACTIVE]),
     # The dialer deleted its side: the TERMINATED acceptor is made anew, the dialer establishes.
-    (make_peering('acceptor', 'TERMINATED'), None, [DELETE, WAIT_GONE, GENERATE], [ESTABLISH, WAIT_ACTIVE]),
+    (make_peering('acceptor', 'TERMINATED'), None, [DELETE, WAIT_UNTIL_GONE, GENERATE_TOKEN], [ESTABLISH, WAIT_UNTIL_ACTIVE]),
     # The acceptor was made anew: the dialer points at an old ID and is replaced.
-    (None, DIALER, [GENERATE], [DELETE, WAIT_GONE, ESTABLISH, WAIT_ACTIVE]),
-    (ACCEPTOR, make_peering('dialer', 'ACTIVE', PeerID='6d1e0d7a-0000-4000-8000-00000000abcd'), [GENERATE],
-     [DELETE, WAIT_GONE, ESTABLISH, WAIT_ACTIVE]),
+    (None, DIALER, [GENERATE_TOKEN], [DELETE, WAIT_UNTIL_GONE, ESTABLISH, WAIT_UNTIL_ACTIVE]),
+    (ACCEPTOR, make_peering('dialer', 'ACTIVE', PeerID='6d1e0d7a-0000-4000-8000-00000000abcd'), [GENERATE_TOKEN],
+     [DELETE, WAIT_UNTIL_GONE, ESTABLISH, WAIT_UNTIL_ACTIVE]),
     # Same peer ID, but its secret was never exchanged: established again in place.
-    (ACCEPTOR, make_peering('dialer', 'PENDING'), [GENERATE], [ESTABLISH, WAIT_ACTIVE]),
-    (make_peering('acceptor', 'ACTIVE', DeletedAt='2026-11-30T10:00:00Z'), None, [WAIT_GONE, GENERATE],
-     [ESTABLISH, WAIT_ACTIVE]),
+    (ACCEPTOR, make_peering('dialer', 'PENDING'), [GENERATE_TOKEN], [ESTABLISH, WAIT_UNTIL_ACTIVE]),
+    (make_peering('acceptor', 'ACTIVE', DeletedAt='2026-11-30T10:00:00Z'), None, [WAIT_UNTIL_GONE, GENERATE_TOKEN],
+     [ESTABLISH, WAIT_UNTIL_ACTIVE]),
 ])
 def test_each_pair_gets_the_steps_the_single_pair_modules_would_take(on_dc1, on_dc2, acceptor_steps, dialer_steps):
     pair = plan_one(on_dc1, on_dc2)
     assert (pair.acceptor_steps, pair.dialer_steps, pair.error) == (acceptor_steps, dialer_steps, None)
-    assert pair.changed is bool(set(acceptor_steps + dialer_steps) & {GENERATE, ESTABLISH, DELETE})
+    assert pair.changed is bool(set(acceptor_steps + dialer_steps) & {GENERATE_TOKEN, ESTABLISH, DELETE})
 
 
 def test_a_pair_that_cannot_be_worked_on_fails_alone():
@@ -56,13 +56,13 @@ def test_a_pair_that_cannot_be_worked_on_fails_alone():
     wrong, fine = plan_mesh([(DC1, DC2), (DC3, DC2)], listed)
     assert 'already exists on this cluster as the dialing side' in wrong.error
     assert (wrong.acceptor_steps, wrong.dialer_steps) == ([], [])
-    assert fine.error is None and fine.acceptor_steps == [GENERATE]
+    assert fine.error is None and fine.acceptor_steps == [GENERATE_TOKEN]
 
 
 @pytest.mark.parametrize('on_dc1, on_dc2, acceptor_steps, dialer_steps', [
-    (ACCEPTOR, DIALER, [DELETE, WAIT_GONE], [DELETE, WAIT_GONE]),
+    (ACCEPTOR, DIALER, [DELETE, WAIT_UNTIL_GONE], [DELETE, WAIT_UNTIL_GONE]),
     (None, None, [], []),
-    (make_peering('acceptor', 'TERMINATED', DeletedAt='2026-11-30T10:00:00Z'), None, [WAIT_GONE], []),
+    (make_peering('acceptor', 'TERMINATED', DeletedAt='2026-11-30T10:00:00Z'), None, [WAIT_UNTIL_GONE], []),
 ])
 def test_absent_deletes_both_sides_and_waits_for_what_is_left(on_dc1, on_dc2, acceptor_steps, dialer_steps):
     pair = plan_one(on_dc1, on_dc2, state='absent')

@@ -11,9 +11,9 @@ import json
 import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, GENERATE, WAIT_ACTIVE, WAIT_GONE, PeeringError, clean_peering_token, decode_peering_token,
+    DELETE, ESTABLISH, GENERATE_TOKEN, WAIT_UNTIL_ACTIVE, WAIT_UNTIL_GONE, PeeringError, clean_peering_token, decode_peering_token,
     describe_stream,
-    is_deleting, is_dialer, peering_view, plan_delete, plan_establish, plan_token, validate_meta, validate_peer_name,
+    is_deleting, is_dialer, diff_view, plan_delete, plan_establish, plan_token, validate_meta, validate_peer_name,
     validate_server_addresses,
 )
 
@@ -151,11 +151,11 @@ def test_deletion_is_detected_by_deleted_at(fields, deleting):
 
 
 def test_view_of_a_missing_peering():
-    assert peering_view(None, 'dc2') == {'name': 'dc2', 'state': 'absent'}
+    assert diff_view(None, 'dc2') == {'name': 'dc2', 'state': 'absent'}
 
 
 def test_view_of_a_dialer_has_peer_fields_and_no_volatile_ones():
-    view = peering_view(make_peering('dialer'))
+    view = diff_view(make_peering('dialer'))
     assert view['role'] == 'dialer'
     assert view['peer_id'] == ACCEPTOR_ID
     assert view['peer_server_addresses'] == ['127.0.0.1:18503']
@@ -163,7 +163,7 @@ def test_view_of_a_dialer_has_peer_fields_and_no_volatile_ones():
 
 
 def test_view_of_an_acceptor_has_no_peer_fields():
-    view = peering_view(make_peering('acceptor'))
+    view = diff_view(make_peering('acceptor'))
     assert view['role'] == 'acceptor'
     assert 'peer_id' not in view
     assert view['meta'] == {'env': 'test'}
@@ -185,17 +185,17 @@ def test_describe_stream_of_a_pending_peering_says_never():
 # -- plan_token ----------------------------------------------------------------------------
 
 @pytest.mark.parametrize('current, regenerate, actions', [
-    (None, False, [GENERATE]),
-    (None, True, [GENERATE]),
+    (None, False, [GENERATE_TOKEN]),
+    (None, True, [GENERATE_TOKEN]),
     (make_peering('acceptor', 'PENDING'), False, []),
     (make_peering('acceptor', 'ACTIVE'), False, []),
     (make_peering('acceptor', 'FAILING'), False, []),
-    (make_peering('acceptor', 'PENDING'), True, [GENERATE]),
-    (make_peering('acceptor', 'ACTIVE'), True, [GENERATE]),
-    (make_peering('acceptor', 'TERMINATED'), False, [DELETE, WAIT_GONE, GENERATE]),
-    (make_peering('acceptor', 'TERMINATED'), True, [DELETE, WAIT_GONE, GENERATE]),
-    (make_peering('acceptor', 'DELETING', DeletedAt='2026-11-28T23:52:51Z'), False, [WAIT_GONE, GENERATE]),
-    (make_peering('acceptor', 'ACTIVE', DeletedAt='2026-11-28T23:52:51Z'), False, [WAIT_GONE, GENERATE]),
+    (make_peering('acceptor', 'PENDING'), True, [GENERATE_TOKEN]),
+    (make_peering('acceptor', 'ACTIVE'), True, [GENERATE_TOKEN]),
+    (make_peering('acceptor', 'TERMINATED'), False, [DELETE, WAIT_UNTIL_GONE, GENERATE_TOKEN]),
+    (make_peering('acceptor', 'TERMINATED'), True, [DELETE, WAIT_UNTIL_GONE, GENERATE_TOKEN]),
+    (make_peering('acceptor', 'DELETING', DeletedAt='2026-11-28T23:52:51Z'), False, [WAIT_UNTIL_GONE, GENERATE_TOKEN]),
+    (make_peering('acceptor', 'ACTIVE', DeletedAt='2026-11-28T23:52:51Z'), False, [WAIT_UNTIL_GONE, GENERATE_TOKEN]),
 ])
 def test_plan_token(current, regenerate, actions):
     plan = plan_token(current, 'dc2', regenerate=regenerate)
@@ -239,24 +239,24 @@ OTHER_TOKEN_INFO = decode_peering_token(make_token(PeerID='5e1f1a55-0000-4000-80
 
 
 @pytest.mark.parametrize('current, token_info, wait, actions', [
-    (None, TOKEN_INFO, True, [ESTABLISH, WAIT_ACTIVE]),
+    (None, TOKEN_INFO, True, [ESTABLISH, WAIT_UNTIL_ACTIVE]),
     (None, TOKEN_INFO, False, [ESTABLISH]),
     # Same peering as the token: its secret was already exchanged, so nothing is written.
-    (make_peering('dialer', 'ACTIVE'), TOKEN_INFO, True, [WAIT_ACTIVE]),
-    (make_peering('dialer', 'ESTABLISHING'), TOKEN_INFO, True, [WAIT_ACTIVE]),
+    (make_peering('dialer', 'ACTIVE'), TOKEN_INFO, True, [WAIT_UNTIL_ACTIVE]),
+    (make_peering('dialer', 'ESTABLISHING'), TOKEN_INFO, True, [WAIT_UNTIL_ACTIVE]),
     (make_peering('dialer', 'FAILING'), TOKEN_INFO, False, []),
     # An establish that never completed leaves a PENDING dialer with the peer ID: try again.
-    (make_peering('dialer', 'PENDING'), TOKEN_INFO, True, [ESTABLISH, WAIT_ACTIVE]),
-    (make_peering('dialer', 'TERMINATED'), TOKEN_INFO, True, [ESTABLISH, WAIT_ACTIVE]),
+    (make_peering('dialer', 'PENDING'), TOKEN_INFO, True, [ESTABLISH, WAIT_UNTIL_ACTIVE]),
+    (make_peering('dialer', 'TERMINATED'), TOKEN_INFO, True, [ESTABLISH, WAIT_UNTIL_ACTIVE]),
     # Another peer ID: the acceptor was re-created or the token is for another cluster; replace the dialer.
-    (make_peering('dialer', 'ACTIVE'), OTHER_TOKEN_INFO, True, [DELETE, WAIT_GONE, ESTABLISH, WAIT_ACTIVE]),
-    (make_peering('dialer', 'TERMINATED'), OTHER_TOKEN_INFO, False, [DELETE, WAIT_GONE, ESTABLISH]),
-    (make_peering('dialer', 'PENDING'), OTHER_TOKEN_INFO, False, [DELETE, WAIT_GONE, ESTABLISH]),
+    (make_peering('dialer', 'ACTIVE'), OTHER_TOKEN_INFO, True, [DELETE, WAIT_UNTIL_GONE, ESTABLISH, WAIT_UNTIL_ACTIVE]),
+    (make_peering('dialer', 'TERMINATED'), OTHER_TOKEN_INFO, False, [DELETE, WAIT_UNTIL_GONE, ESTABLISH]),
+    (make_peering('dialer', 'PENDING'), OTHER_TOKEN_INFO, False, [DELETE, WAIT_UNTIL_GONE, ESTABLISH]),
     (make_peering('dialer', 'DELETING', DeletedAt='2026-11-28T23:52:51Z'), TOKEN_INFO, True,
-     [WAIT_GONE, ESTABLISH, WAIT_ACTIVE]),
+     [WAIT_UNTIL_GONE, ESTABLISH, WAIT_UNTIL_ACTIVE]),
     # Without a token, an existing peering (either side) is only waited for.
-    (make_peering('dialer', 'ACTIVE'), None, True, [WAIT_ACTIVE]),
-    (make_peering('acceptor', 'PENDING'), None, True, [WAIT_ACTIVE]),
+    (make_peering('dialer', 'ACTIVE'), None, True, [WAIT_UNTIL_ACTIVE]),
+    (make_peering('acceptor', 'PENDING'), None, True, [WAIT_UNTIL_ACTIVE]),
     (make_peering('acceptor', 'PENDING'), None, False, []),
 ])
 def test_plan_establish(current, token_info, wait, actions):
@@ -304,7 +304,7 @@ def test_plan_establish_requires_a_token_while_the_old_peering_is_deleted():
 
 def test_plan_establish_in_check_mode_without_token_reports_and_warns():
     plan = plan_establish(None, 'dc1', None, check_mode=True)
-    assert plan.actions == [ESTABLISH, WAIT_ACTIVE]
+    assert plan.actions == [ESTABLISH, WAIT_UNTIL_ACTIVE]
     assert 'peer_id' not in plan.after
     assert 'check mode' in plan.warnings[0]
 
@@ -325,12 +325,12 @@ def test_plan_establish_warns_about_dialer_meta_drift():
 @pytest.mark.parametrize('current, wait, actions', [
     (None, True, []),
     (None, False, []),
-    (make_peering('acceptor', 'ACTIVE'), True, [DELETE, WAIT_GONE]),
+    (make_peering('acceptor', 'ACTIVE'), True, [DELETE, WAIT_UNTIL_GONE]),
     (make_peering('dialer', 'ACTIVE'), False, [DELETE]),
-    (make_peering('acceptor', 'TERMINATED'), True, [DELETE, WAIT_GONE]),
-    (make_peering('dialer', 'PENDING'), True, [DELETE, WAIT_GONE]),
+    (make_peering('acceptor', 'TERMINATED'), True, [DELETE, WAIT_UNTIL_GONE]),
+    (make_peering('dialer', 'PENDING'), True, [DELETE, WAIT_UNTIL_GONE]),
     # Someone else already deleted it: nothing to write, only wait.
-    (make_peering('dialer', 'DELETING', DeletedAt='x'), True, [WAIT_GONE]),
+    (make_peering('dialer', 'DELETING', DeletedAt='x'), True, [WAIT_UNTIL_GONE]),
     (make_peering('dialer', 'DELETING', DeletedAt='x'), False, []),
 ])
 def test_plan_delete(current, wait, actions):
