@@ -11,8 +11,8 @@ module: consul_peering_info
 short_description: Read one Consul cluster peering, or list them all
 version_added: 0.1.0
 description:
-  - With O(name), reads one peering (C(GET /v1/peering/:name)); a peering that does not exist is not an error.
-  - Without O(name), lists every peering of the partition (C(GET /v1/peerings)).
+  - With O(peer_name), reads one peering (C(GET /v1/peering/:name)); a peering that does not exist is not an error.
+  - Without O(peer_name), lists every peering of the partition (C(GET /v1/peerings)).
   - Makes exactly one read call.
 author:
   - consul.peering maintainers (@consul-peering)
@@ -20,11 +20,13 @@ extends_documentation_fragment:
   - consul.peering.consul
   - consul.peering.consul.info_attributes
 options:
-  name:
+  peer_name:
     description:
-      - Name of the peering to read. When not set, all peerings are listed.
+      - Name of the peering to read (the name this cluster gives the peer, as in the other modules). When not set,
+        all peerings are listed.
+      - The alias O(name) is what earlier versions called it.
     type: str
-    aliases: [peer_name]
+    aliases: [name]
 '''
 
 EXAMPLES = r'''
@@ -34,7 +36,7 @@ EXAMPLES = r'''
 
 - name: Read the peering with dc2 over HTTPS, with connection settings from the environment
   consul.peering.consul_peering_info:
-    name: dc2
+    peer_name: dc2
   environment:
     CONSUL_HTTP_ADDR: https://consul-dc1.example.com:8501
     CONSUL_CACERT: /etc/consul/ca.pem
@@ -48,18 +50,18 @@ EXAMPLES = r'''
       - dc2.peering.State == 'ACTIVE'
 
 # Ad hoc, from a shell:
-#   ansible localhost -m consul.peering.consul_peering_info -a 'name=dc2'
+#   ansible localhost -m consul.peering.consul_peering_info -a 'peer_name=dc2'
 '''
 
 RETURN = r'''
 exists:
-  description: Whether the peering named O(name) exists (also while it is being deleted).
-  returned: when O(name) is set
+  description: Whether the peering named O(peer_name) exists (also while it is being deleted).
+  returned: when O(peer_name) is set
   type: bool
   sample: true
 peering:
   description: The peering as Consul returns it, or null when it does not exist.
-  returned: when O(name) is set
+  returned: when O(peer_name) is set
   type: dict
   sample:
     ID: 462c45e8-018e-f19d-85eb-1fc1bcc2ef12
@@ -76,7 +78,7 @@ peering:
     ModifyIndex: 89
 peerings:
   description: Every peering of the partition, as Consul returns them.
-  returned: when O(name) is not set
+  returned: when O(peer_name) is not set
   type: list
   elements: dict
   sample:
@@ -90,13 +92,13 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import vali
 
 
 def main():
-    peering_module = PeeringModule(argument_spec=dict(name=dict(type='str', aliases=['peer_name'])))
-    name = peering_module.params['name']
-    with peering_module.failures():
+    peering_module = PeeringModule(argument_spec=dict(peer_name=dict(type='str', aliases=['name'])))
+    name = peering_module.params['peer_name']
+    with peering_module.fail_on_error():
         if name is None:
             result = dict(peerings=peering_module.client.list_peerings(peering_module.partition))
         else:
-            validate_peer_name(name, option='name')
+            validate_peer_name(name)
             peering = peering_module.read(name)
             result = dict(peering=peering, exists=peering is not None)
     peering_module.exit(changed=False, **result)
