@@ -22,6 +22,7 @@ import re
 from urllib.parse import quote, unquote
 
 from ansible.module_utils.basic import env_fallback
+from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 DEFAULT_HOST = 'localhost'
 DEFAULT_PORTS = {'http': 8500, 'https': 8501}
@@ -48,6 +49,21 @@ def connection_argument_spec():
 
 
 CONNECTION_REQUIRED_BY = {'client_key': 'client_cert'}
+
+
+def validate_connection_options(values, where):
+    """Check a dict of connection options against the shared spec, as AnsibleModule checks a module's own.
+
+    Returns (the options with defaults, fallbacks and types applied, the no_log values among them). Used
+    where connection options come nested, one dict per cluster, so that they are declared in one place.
+    """
+    if not isinstance(values, dict):
+        raise OptionError('%s must be a dict of connection options' % where)
+    result = ArgumentSpecValidator(connection_argument_spec(), required_by=CONNECTION_REQUIRED_BY).validate(values)
+    no_log_values = set(result._no_log_values)  # pylint: disable=protected-access
+    if result.error_messages:
+        raise OptionError('%s: %s' % (where, '; '.join(result.error_messages)))
+    return result.validated_parameters, no_log_values
 
 
 class OptionError(ValueError):

@@ -46,9 +46,11 @@ options:
         type: str
       connection:
         description:
-          - How to reach the cluster's Consul HTTP API - the connection options of every consul.peering module
-            (O(clusters[].connection.host), O(clusters[].connection.token), ...). Unset ones fall back to the
-            C(CONSUL_*) environment variables of the control node, as in the other modules.
+          - How to reach the cluster's Consul HTTP API - the connection options of every consul.peering module, as
+            M(consul.peering.consul_peering_info) documents them (C(host), C(port), C(scheme), C(token),
+            C(ca_path), ...). They are checked the same way; C(token) and C(http_auth) are hidden in all output.
+          - Unset ones fall back to the C(CONSUL_*) environment variables of the control node, as in the other
+            modules.
         type: dict
         default: {}
       meta:
@@ -174,7 +176,7 @@ from ansible_collections.consul.peering.plugins.module_utils.masking import Secr
 from ansible_collections.consul.peering.plugins.module_utils.mesh import Cluster, cluster_diffs, validate_mesh
 from ansible_collections.consul.peering.plugins.module_utils.mesh_run import MeshRun, connect_with
 from ansible_collections.consul.peering.plugins.module_utils.options import (
-    CONNECTION_REQUIRED_BY, OptionError, connection_argument_spec, resolve_connection, validate_seconds,
+    OptionError, resolve_connection, validate_connection_options, validate_seconds,
 )
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
     PeeringError, validate_meta, validate_peer_name, validate_server_addresses,
@@ -186,8 +188,9 @@ def argument_spec():
         clusters=dict(type='list', elements='dict', required=True, options=dict(
             name=dict(type='str', required=True),
             peer_name=dict(type='str'),
-            connection=dict(type='dict', default={}, options=connection_argument_spec(),
-                            required_by=CONNECTION_REQUIRED_BY),
+            # Checked against the shared connection spec by validate_connection_options, not declared
+            # again here: the options and their documentation live in one place.
+            connection=dict(type='dict', default={}),
             meta=dict(type='dict'),
             server_external_addresses=dict(type='list', elements='str'),
         )),
@@ -200,11 +203,17 @@ def argument_spec():
     )
 
 
-def wanted_pairs(params):
-    """(acceptor Cluster, dialer Cluster) for every pair, after checking every value the user gave."""
+def wanted_pairs(params, hide):
+    """(acceptor Cluster, dialer Cluster) for every pair, after checking every value the user gave.
+
+    hide(values) is called with each connection's no_log values as soon as they are known.
+    """
     clusters = {}
     for entry in params['clusters']:
-        cluster = Cluster(entry['name'], entry['connection'], entry['peer_name'] or entry['name'], entry['meta'],
+        connection, secrets = validate_connection_options(entry['connection'], 'clusters[%s].connection'
+                                                          % entry['name'])
+        hide(secrets)
+        cluster = Cluster(entry['name'], connection, entry['peer_name'] or entry['name'], entry['meta'],
                           entry['server_external_addresses'])
         validate_peer_name(cluster.peer_name, 'clusters[%s].peer_name' % cluster.label)
         validate_meta(cluster.meta)
@@ -243,7 +252,7 @@ def main():
 
     try:
         validate_seconds(module.params['wait_timeout'], 'wait_timeout')
-        pairs = wanted_pairs(module.params)
+        pairs = wanted_pairs(module.params, lambda values: [secrets.add(value) for value in values])
         warnings = []
 
         def resolve(connection):

@@ -9,7 +9,7 @@ import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils.options import (
     OptionError, connection_argument_spec, parse_bool_env, parse_http_addr, parse_http_auth, resolve_connection,
-    resolve_proxy, split_host_port,
+    resolve_proxy, split_host_port, validate_connection_options,
 )
 
 # What AnsibleModule hands over when the user set nothing (env_fallback values aside).
@@ -365,3 +365,37 @@ def test_use_proxy_false_connects_directly():
     environ = {'HTTPS_PROXY': 'http://proxy:3128'}
     assert resolve_connection(params(scheme='https', host='h'), environ=environ).proxy.url == 'http://proxy:3128'
     assert resolve_connection(params(scheme='https', host='h', use_proxy=False), environ=environ).proxy is None
+
+
+# -- one source for the connection options ---------------------------------------------------------
+
+def _declared_types(options):
+    return dict((name, (spec.get('type', 'str'), bool(spec.get('no_log')))) for name, spec in options.items())
+
+
+def test_the_doc_fragment_and_the_role_declare_exactly_the_modules_connection_options():
+    import os  # pylint: disable=import-outside-toplevel
+    import yaml  # pylint: disable=import-outside-toplevel
+    from ansible_collections.consul.peering.plugins.doc_fragments.consul import ModuleDocFragment  # pylint: disable=import-outside-toplevel
+
+    spec = connection_argument_spec()
+    wanted = _declared_types(spec)
+    fragment = yaml.safe_load(ModuleDocFragment.DOCUMENTATION)['options']
+    assert dict((name, doc.get('type', 'str')) for name, doc in fragment.items()) == \
+        dict((name, kind) for name, (kind, _no_log) in wanted.items())
+    assert all(fragment[name].get('default') == spec[name].get('default') for name in spec)
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(__file__)))))
+    with open(os.path.join(root, 'roles', 'cluster_peering', 'meta', 'argument_specs.yml')) as handle:
+        role = yaml.safe_load(handle)['argument_specs']['main']['options']
+    for side in ('cluster_peering_acceptor', 'cluster_peering_dialer'):
+        assert _declared_types(role[side]['options']['connection']['options']) == wanted, side
+
+
+def test_nested_connection_options_are_checked_against_the_same_spec():
+    validated, no_log = validate_connection_options({'host': 'h', 'token': 'b1gs3cret-acl-token'}, 'where')
+    assert validated['timeout'] == 30 and validated['use_proxy'] is True
+    assert 'b1gs3cret-acl-token' in no_log
+    with pytest.raises(OptionError, match='where: .*hots'):
+        validate_connection_options({'hots': 'h'}, 'where')
+    with pytest.raises(OptionError, match='where must be a dict'):
+        validate_connection_options('h:8500', 'where')

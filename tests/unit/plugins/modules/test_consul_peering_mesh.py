@@ -1,0 +1,107 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) consul.peering contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""consul_peering_mesh in-process, against two scripted clusters: the calls it makes, its checks, its secrets."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.consul.peering.plugins.module_utils import api, waiting
+from ansible_collections.consul.peering.plugins.modules import consul_peering_mesh
+from ansible_collections.consul.peering.tests.unit.consul_data import SECRET, make_peering, make_token
+from ansible_collections.consul.peering.tests.unit.module_runner import run_module
+from ansible_collections.consul.peering.tests.unit.scripted_server import ScriptedServer
+
+ACL_TOKEN = 'b1gs3cret-acl-token'
+
+
+@pytest.fixture(autouse=True)
+def fast(monkeypatch):
+    monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
+    monkeypatch.setattr(waiting, 'POLL_FIRST', 0.01)
+
+
+@pytest.fixture
+def clusters():
+    with ScriptedServer() as dc1, ScriptedServer() as dc2:
+        yield dc1, dc2
+
+
+def mesh_args(dc1, dc2, **args):
+    connection = lambda server: {'host': '127.0.0.1', 'port': server.port, 'token': ACL_TOKEN}  # noqa: E731
+    args.setdefault('clusters', [{'name': 'dc1', 'connection': connection(dc1)},
+                                 {'name': 'dc2', 'connection': connection(dc2)}])
+    args.setdefault('pairs', [{'acceptor': 'dc1', 'dialer': 'dc2'}])
+    return args
+
+
+@pytest.mark.parametrize('change, words', [
+    ({'wait_timeout': 0}, 'wait_timeout must be a positive number'),
+    ({'pairs': [{'acceptor': 'dc1', 'dialer': 'dc9'}]}, "'dc9' not in clusters"),
+    ({'pairs': [{'acceptor': 'dc1', 'dialer': 'dc1'}]}, 'cannot peer with itself'),
+    ({'clusters': [{'name': 'dc1', 'connection': {'hots': 'x'}}, {'name': 'dc2'}]},
+     'clusters[dc1].connection: '),
+    ({'clusters': [{'name': 'dc1', 'connection': {'timeout': 'soon'}}, {'name': 'dc2'}]},
+     'clusters[dc1].connection: '),
+    ({'clusters': [{'name': 'dc1', 'peer_name': 'DC1'}, {'name': 'dc2'}]}, 'not a valid peer name'),
+])
+def test_bad_input_fails_before_any_call(clusters, change, words):
+    dc1, dc2 = clusters
+    result, _raw = run_module(consul_peering_mesh, mesh_args(dc1, dc2, **change))
+    assert result['failed'] and words in result['msg']
+    assert dc1.requests == [] and dc2.requests == []
+
+
+def test_a_peered_pair_costs_one_list_per_cluster_and_no_write(clusters):
+    dc1, dc2 = clusters
+    dc1.script('GET', '/v1/peerings', (200, [make_peering('acceptor', 'ACTIVE')]))
+    dc2.script('GET', '/v1/peerings', (200, [make_peering('dialer', 'ACTIVE')]))
+    for check_mode in (False, True):
+        result, _raw = run_module(consul_peering_mesh, mesh_args(dc1, dc2), check_mode=check_mode, diff=True)
+        assert result['changed'] is False and result['diff'] == []
+        assert result['pairs'][0]['reason'] == 'both sides are ACTIVE and point at each other'
+    assert [(r.method, r.path) for r in dc1.requests + dc2.requests] == [('GET', '/v1/peerings')] * 4
+
+
+def test_a_new_pair_gets_a_token_an_establish_and_one_shared_wait(clusters):
+    dc1, dc2 = clusters
+    dc1.script('GET', '/v1/peerings', (200, []), (200, [make_peering('acceptor', 'ACTIVE')]))
+    dc1.script('POST', '/v1/peering/token', (200, {'PeeringToken': make_token()}))
+    dc2.script('GET', '/v1/peerings', (200, []), (200, [make_peering('dialer', 'ACTIVE')]))
+    dc2.script('POST', '/v1/peering/establish', (200, {}))
+    result, raw = run_module(consul_peering_mesh, mesh_args(dc1, dc2), diff=True)
+    assert result['changed'] is True and result['failed_pairs'] == []
+    (pair,) = result['pairs']
+    assert pair['acceptor_actions'] == ['generate_token']
+    assert pair['dialer_actions'] == ['establish', 'wait_until_active']
+    assert pair['dialer_peering']['State'] == 'ACTIVE'
+    assert [r.method for r in dc1.requests] == ['GET', 'POST', 'GET']
+    assert [r.method for r in dc2.requests] == ['GET', 'POST', 'GET']
+    assert dc2.requests[1].body['PeeringToken'] == make_token()
+    for secret in (ACL_TOKEN, make_token(), SECRET):
+        assert secret not in raw
+
+
+def test_check_mode_writes_nothing_and_shows_each_clusters_diff(clusters):
+    dc1, dc2 = clusters
+    dc1.script('GET', '/v1/peerings', (200, []))
+    dc2.script('GET', '/v1/peerings', (200, []))
+    result, _raw = run_module(consul_peering_mesh, mesh_args(dc1, dc2), check_mode=True, diff=True)
+    assert result['changed'] is True
+    assert [diff['before_header'] for diff in result['diff']] == ['dc1', 'dc2']
+    assert result['diff'][1]['after']['dc1']['state'] == 'ESTABLISHING'
+    assert [r.method for r in dc1.requests + dc2.requests] == ['GET', 'GET']
+
+
+def test_a_cluster_that_cannot_be_read_fails_its_pairs_only(clusters):
+    dc1, dc2 = clusters
+    dc1.script('GET', '/v1/peerings', (403, 'ACL not found'))
+    dc2.script('GET', '/v1/peerings', (200, []))
+    result, raw = run_module(consul_peering_mesh, mesh_args(dc1, dc2))
+    assert result['failed'] and result['failed_pairs'] == ['dc1 accepts dc2']
+    assert 'could not read dc1' in result['msg'] and 'Consul does not know the ACL token' in result['msg']
+    assert ACL_TOKEN not in raw
+    assert [r.method for r in dc2.requests] == ['GET']
