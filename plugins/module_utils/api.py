@@ -302,22 +302,22 @@ class ConsulClient:
 
     # -- peering endpoints -------------------------------------------------------------------
 
-    def read_peering(self, name, partition=None, deadline=None):
+    def read_peering(self, name, deadline=None):
         """Return the peering named `name` as Consul reports it, or None when it does not exist."""
-        status, data = self.request('GET', '/v1/peering/%s' % name, PEERING_READ, params=self._partition_query(partition),
+        status, data = self.request('GET', '/v1/peering/%s' % name, PEERING_READ, params=self._partition_query(),
                                     allow_not_found=True, deadline=deadline)
         return None if status == 404 else data
 
-    def list_peerings(self, partition=None, deadline=None):
-        """Return every peering of the (default or given) partition."""
-        _status, data = self.request('GET', '/v1/peerings', PEERING_READ, params=self._partition_query(partition),
+    def list_peerings(self, deadline=None):
+        """Return every peering of the connection's partition (the default one when unset)."""
+        _status, data = self.request('GET', '/v1/peerings', PEERING_READ, params=self._partition_query(),
                                      deadline=deadline)
         return data or []
 
-    def generate_token(self, peer_name, partition=None, meta=None, server_external_addresses=None):
+    def generate_token(self, peer_name, meta=None, server_external_addresses=None):
         """Create (or rotate the secret of) the accepting side of a peering and return the token."""
         body = {'PeerName': peer_name}
-        body.update(self._partition_body(partition))
+        body.update(self._partition_body())
         if meta:
             body['Meta'] = meta
         if server_external_addresses:
@@ -328,18 +328,18 @@ class ConsulClient:
             raise ConsulAPIError('Consul answered POST %s without a PeeringToken' % self.url('/v1/peering/token'))
         return token
 
-    def establish(self, peer_name, peering_token, partition=None, meta=None):
+    def establish(self, peer_name, peering_token, meta=None):
         """Establish the dialing side of a peering with a token from the accepting cluster."""
         self.secrets.add(peering_token)
         body = {'PeerName': peer_name, 'PeeringToken': peering_token}
-        body.update(self._partition_body(partition))
+        body.update(self._partition_body())
         if meta:
             body['Meta'] = meta
         self.request('POST', '/v1/peering/establish', PEERING_WRITE, body=body)
 
-    def delete_peering(self, name, partition=None, deadline=None):
+    def delete_peering(self, name, deadline=None):
         """Mark a peering for deletion; Consul removes it in the background."""
-        self.request('DELETE', '/v1/peering/%s' % name, PEERING_WRITE, params=self._partition_query(partition),
+        self.request('DELETE', '/v1/peering/%s' % name, PEERING_WRITE, params=self._partition_query(),
                      deadline=deadline)
 
     # -- plumbing ----------------------------------------------------------------------------
@@ -347,13 +347,11 @@ class ConsulClient:
     def url(self, path):
         return self.connection.base_url + path
 
-    @staticmethod
-    def _partition_query(partition):
-        return {'partition': partition} if partition else None
+    def _partition_query(self):
+        return {'partition': self.connection.partition} if self.connection.partition else None
 
-    @staticmethod
-    def _partition_body(partition):
-        return {'Partition': partition} if partition else {}
+    def _partition_body(self):
+        return {'Partition': self.connection.partition} if self.connection.partition else {}
 
     def request(self, method, path, permission, params=None, body=None, allow_not_found=False, deadline=None):
         """Send one request; return (status, decoded JSON or None) or raise a ConsulError.

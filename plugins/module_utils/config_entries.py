@@ -428,7 +428,7 @@ class ConfigEntryModule(PeeringModule):
         if not peers:
             return
         try:
-            peerings = self.client.list_peerings(self.partition)
+            peerings = self.client.list_peerings()
         except ConsulPermissionError:
             return
         except ConsulAPIError as exc:

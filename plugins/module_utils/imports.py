@@ -147,7 +147,7 @@ class ImportReader:
     def peering_note(self, deadline=None):
         """Why the peering may explain missing instances, or None (also when the token may not read it)."""
         try:
-            return describe_peering(self.client.read_peering(self.peer, self.partition, deadline=deadline), self.peer)
+            return describe_peering(self.client.read_peering(self.peer, deadline=deadline), self.peer)
         except ConsulError:
             return None
 

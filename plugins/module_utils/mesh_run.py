@@ -84,8 +84,7 @@ class MeshRun:
         A cluster that cannot be read raises, unless `errors` is a dict: its error then goes there.
         """
         labels = sorted(labels or self.clusters)
-        results = in_parallel(lambda label: self.clients[label].list_peerings(
-            self.clusters[label].connection.get('partition'), deadline=deadline), labels)
+        results = in_parallel(lambda label: self.clients[label].list_peerings(deadline=deadline), labels)
         listed = {}
         for label, result in zip(labels, results):
             if isinstance(result, Exception):
@@ -144,9 +143,6 @@ class MeshRun:
 
         in_parallel(work, [groups[label] for label in sorted(groups)])
 
-    def _client_and_partition(self, cluster):
-        return self.clients[cluster.label], cluster.connection.get('partition')
-
     def _wait_gone(self, pairs, sides=('dialer', 'acceptor')):
         """Wait until both sides of every pair are gone, sending a DELETE again for a deletion that stalls."""
         pending = [(pair, side) for pair in pairs for side in sides if getattr(pair, side + '_steps')]
@@ -159,8 +155,7 @@ class MeshRun:
                 if peering is None:
                     pending.remove((pair, side))
                 elif stalls.setdefault((pair, side), Stall(STALL_SECONDS)).seen(deletion_mark(peering)):
-                    client, partition = self._client_and_partition(cluster)
-                    client.delete_peering(name, partition)
+                    self.clients[cluster.label].delete_peering(name)
             return not pending
 
         self._wait(pending, done, 'be deleted')
@@ -202,20 +197,19 @@ class MeshRun:
 
     def _delete(self, pair, side):
         if DELETE in getattr(pair, side + '_steps'):
-            client, partition = self._client_and_partition(getattr(pair, side))
-            client.delete_peering(getattr(pair, side + '_name'), partition)
+            self.clients[getattr(pair, side).label].delete_peering(getattr(pair, side + '_name'))
 
     def _acceptor_steps(self, pair):
-        client, partition = self._client_and_partition(pair.acceptor)
+        client = self.clients[pair.acceptor.label]
         for step in pair.acceptor_steps:
             if step == DELETE:
-                client.delete_peering(pair.acceptor_name, partition)
+                client.delete_peering(pair.acceptor_name)
             elif step == WAIT_UNTIL_GONE:
                 self._wait_gone([pair], sides=('acceptor',))
                 if pair.error:
                     return
             elif step == GENERATE_TOKEN:
-                pair.token = client.generate_token(pair.acceptor_name, partition, pair.acceptor.meta,
+                pair.token = client.generate_token(pair.acceptor_name, pair.acceptor.meta,
                                                    pair.acceptor.server_external_addresses)
                 client.secrets.add(pair.token)
 
@@ -225,17 +219,17 @@ class MeshRun:
         # The token is known now: decide the dialing side again with it (the plan used a stand-in).
         pair.dialer_steps = plan_establish(pair.dialer_current, pair.dialer_name, token_info, pair.dialer.meta,
                                            wait=False).actions + [WAIT_UNTIL_ACTIVE]
-        client, partition = self._client_and_partition(pair.dialer)
+        client = self.clients[pair.dialer.label]
         for step in pair.dialer_steps:
             if step == DELETE:
-                client.delete_peering(pair.dialer_name, partition)
+                client.delete_peering(pair.dialer_name)
             elif step == WAIT_UNTIL_GONE:
                 self._wait_gone([pair], sides=('dialer',))
                 if pair.error:
                     return
             elif step == ESTABLISH:
                 try:
-                    client.establish(pair.dialer_name, token, partition, pair.dialer.meta)
+                    client.establish(pair.dialer_name, token, pair.dialer.meta)
                 except (PeeringTokenRejectedError, PeeringNameConflictError) as exc:
                     # One run generates each token right before it is used, so a refusal is someone else's
                     # run on the same pair, or a change on the accepting cluster: report it for this pair.

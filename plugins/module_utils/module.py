@@ -36,7 +36,6 @@ class PeeringModule:
         spec.update(argument_spec)
         self.module = AnsibleModule(argument_spec=spec, supports_check_mode=True, required_by=CONNECTION_REQUIRED_BY)
         self.params = self.module.params
-        self.partition = self.params.get('partition') or None
         self.secrets = Secrets()
         if not HAS_REQUESTS:
             self.module.fail_json(msg=missing_required_lib('requests'), exception=REQUESTS_IMPORT_ERROR)
@@ -51,6 +50,11 @@ class PeeringModule:
         if self.connection.scheme == 'https' and not self.connection.validate_certs:
             self.module.warn('validate_certs is false: the Consul server certificate is not verified, so the ACL '
                              'token is sent to whoever answers at %s. Prefer ca_path.' % self.connection.base_url)
+
+    @property
+    def partition(self):
+        """The admin partition of the connection (Consul Enterprise), or None."""
+        return self.connection.partition
 
     @property
     def check_mode(self):
@@ -72,7 +76,7 @@ class PeeringModule:
             self.fail(str(exc))
 
     def read(self, name, deadline=None):
-        return self.client.read_peering(name, self.partition, deadline=deadline)
+        return self.client.read_peering(name, deadline=deadline)
 
     def execute(self, plan, name, current, steps, wait_timeout=DEFAULT_WAIT_TIMEOUT, waiter=None):
         """Carry out a plan and return the peering as Consul reports it afterwards.
@@ -133,7 +137,7 @@ class PeeringModule:
 
         def delete_again_when_stuck(peering):
             if stall.seen(deletion_mark(peering)):
-                self.client.delete_peering(name, self.partition, deadline=waiter.deadline)
+                self.client.delete_peering(name, deadline=waiter.deadline)
                 self.module.warn('Consul left peering %r marked for deletion (state %s, DeletedAt %s) for %gs '
                                  'without removing it: sent the DELETE again'
                                  % (name, peering.get('State'), peering['DeletedAt'], stall.seconds))

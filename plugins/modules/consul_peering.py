@@ -218,7 +218,7 @@ def explain_refused_token(peering_module, name, token_info, refused, grace, crea
         return '%s The PENDING dialing side on this cluster existed before this run, so it was left: %s.' % (
             text, remove)
     try:
-        peering_module.client.delete_peering(name, peering_module.partition)
+        peering_module.client.delete_peering(name)
         peering_module.wait_until_gone(name, grace.timeout)
     except (ConsulError, PeeringError) as exc:
         return '%s The PENDING dialing side this run created on this cluster could not be deleted (%s): %s.' % (
@@ -239,12 +239,12 @@ def main():
     )
     params = peering_module.params
     name, peering_token, meta = params['peer_name'], params['peering_token'], params['meta']
-    client, partition = peering_module.client, peering_module.partition
+    client = peering_module.client
     result = {}
 
     def establish():
         try:
-            client.establish(name, peering_token, partition, meta)
+            client.establish(name, peering_token, meta)
         except (PeeringTokenRejectedError, PeeringNameConflictError) as refused:
             # Two runs racing on one pair both generate a token, and both establish: the later token voids
             # the earlier one, or both exchange their secrets and the second write finds the first one's
@@ -286,7 +286,7 @@ def main():
                                   check_mode=peering_module.check_mode)
         steps = {
             ESTABLISH: establish,
-            DELETE: lambda: client.delete_peering(name, partition),
+            DELETE: lambda: client.delete_peering(name),
         }
         result['peering'] = peering_module.execute(plan, name, current, steps, wait_timeout, waiter)
     peering_module.exit(**peering_module.result(plan, **result))

@@ -96,7 +96,7 @@ def main():
     name = peering_module.params['peer_name']
     with peering_module.fail_on_error():
         if name is None:
-            result = dict(peerings=peering_module.client.list_peerings(peering_module.partition))
+            result = dict(peerings=peering_module.client.list_peerings())
         else:
             validate_peer_name(name)
             peering = peering_module.read(name)

@@ -192,7 +192,7 @@ def main():
     generated = {}
 
     def generate():
-        token = peering_module.client.generate_token(name, peering_module.partition, meta,
+        token = peering_module.client.generate_token(name, meta,
                                                      params['server_external_addresses'])
         generated['token'] = token
         generated['token_info'], _secret = decode_peering_token(token)
@@ -205,7 +205,7 @@ def main():
         current = peering_module.read(name)
         plan = plan_token(current, name, meta=meta, regenerate=params['regenerate'])
         steps = {
-            DELETE: lambda: peering_module.client.delete_peering(name, peering_module.partition),
+            DELETE: lambda: peering_module.client.delete_peering(name),
             GENERATE_TOKEN: generate,
         }
         peering = peering_module.execute(plan, name, current, steps, wait_timeout)

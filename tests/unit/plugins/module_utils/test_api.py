@@ -84,9 +84,9 @@ def test_list_returns_the_list_and_tolerates_null(server):
 def test_partition_goes_in_the_query_for_reads_and_the_body_for_writes(server):
     server.script('GET', '/v1/peering/dc2', (404, ''))
     server.script('POST', '/v1/peering/token', (200, {'PeeringToken': 'abc'}))
-    client = client_for(server)
-    client.read_peering('dc2', partition='team-a')
-    client.generate_token('dc2', partition='team-a')
+    client = client_for(server, partition='team-a')
+    client.read_peering('dc2')
+    client.generate_token('dc2')
     assert server.requests[0].path == '/v1/peering/dc2?partition=team-a'
     assert server.requests[1].body == {'PeerName': 'dc2', 'Partition': 'team-a'}
 
