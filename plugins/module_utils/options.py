@@ -5,10 +5,10 @@
 
 """Connection options shared by every module, and their resolution against the Consul CLI's environment.
 
-The option names follow community.general's consul modules. Options that map one-to-one to a
-CLI environment variable use Ansible's own env_fallback; the ones that need parsing or an order of their
-own (CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL, CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE before
-CONSUL_HTTP_TOKEN, the user and password of http_auth) are resolved here, so that an explicit option
+The option names follow community.general's consul modules. Every environment variable is resolved here,
+in resolve_connection, and nowhere else: the ones that map one-to-one to an option (ENV_FALLBACKS), and
+the ones that need parsing or an order of their own (CONSUL_HTTP_ADDR, CONSUL_HTTP_SSL,
+CONSUL_HTTP_SSL_VERIFY, CONSUL_HTTP_TOKEN_FILE before CONSUL_HTTP_TOKEN), so that an explicit option
 always wins and a bad value names its variable. Values pasted from vaults and files are stripped of
 surrounding white space; what is left must be usable as it is, or the error says what to change.
 """
@@ -21,7 +21,6 @@ import os
 import re
 from urllib.parse import quote, unquote
 
-from ansible.module_utils.basic import env_fallback
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 
 DEFAULT_HOST = 'localhost'
@@ -36,15 +35,15 @@ def connection_argument_spec():
         port=dict(type='int'),
         scheme=dict(type='str', choices=['http', 'https']),
         validate_certs=dict(type='bool'),
-        ca_path=dict(type='path', fallback=(env_fallback, ['CONSUL_CACERT', 'CONSUL_CAPATH'])),
-        client_cert=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_CERT'])),
-        client_key=dict(type='path', fallback=(env_fallback, ['CONSUL_CLIENT_KEY'])),
-        tls_server_name=dict(type='str', fallback=(env_fallback, ['CONSUL_TLS_SERVER_NAME'])),
+        ca_path=dict(type='path'),
+        client_cert=dict(type='path'),
+        client_key=dict(type='path'),
+        tls_server_name=dict(type='str'),
         token=dict(type='str', no_log=True),  # CONSUL_HTTP_TOKEN_FILE, then CONSUL_HTTP_TOKEN: see resolve_connection
-        http_auth=dict(type='str', no_log=True, fallback=(env_fallback, ['CONSUL_HTTP_AUTH'])),
+        http_auth=dict(type='str', no_log=True),
         timeout=dict(type='float', default=DEFAULT_TIMEOUT),
         use_proxy=dict(type='bool', default=True),
-        partition=dict(type='str', fallback=(env_fallback, ['CONSUL_PARTITION'])),
+        partition=dict(type='str'),
     )
 
 
@@ -248,12 +247,37 @@ def _resolve_token(params, environ, warnings):
     return token
 
 
-def _check_file(option, path, env_names, environ, directory_ok=False):
+# Options that fall back to one Consul CLI variable (or the first set of several) as they are, and the variables.
+ENV_FALLBACKS = (
+    ('ca_path', ('CONSUL_CACERT', 'CONSUL_CAPATH')),
+    ('client_cert', ('CONSUL_CLIENT_CERT',)),
+    ('client_key', ('CONSUL_CLIENT_KEY',)),
+    ('tls_server_name', ('CONSUL_TLS_SERVER_NAME',)),
+    ('http_auth', ('CONSUL_HTTP_AUTH',)),
+    ('partition', ('CONSUL_PARTITION',)),
+)
+_PATH_OPTIONS = ('ca_path', 'client_cert', 'client_key')
+
+
+def _with_env_fallbacks(params, environ):
+    """The options, each unset one filled from its variable; and where each value came from, for errors."""
+    values, sources = {}, {}
+    for option, names in ENV_FALLBACKS:
+        values[option], sources[option] = params.get(option), option
+        if values[option] in (None, ''):
+            name = next((name for name in names if _env(environ, name)), None)
+            values[option], sources[option] = (environ[name], name) if name else (None, option)
+            if name and option in _PATH_OPTIONS:
+                values[option] = os.path.expanduser(os.path.expandvars(values[option]))  # as type='path' does
+    return values, sources
+
+
+def _check_file(option, path, source, directory_ok=False):
     if path is None:
         return
     if directory_ok and os.path.isdir(path):
         return
-    source = next((' (from %s)' % name for name in env_names if environ.get(name) == path), '')
+    source = ' (from %s)' % source if source != option else ''
     if not os.path.isfile(path):
         raise OptionError('%s %s%s does not exist or is not a file' % (option, path, source))
     if not os.access(path, os.R_OK):
@@ -370,18 +394,20 @@ def resolve_connection(params, environ=None):
     token = _resolve_token(params, environ, warnings)
     timeout = validate_seconds(DEFAULT_TIMEOUT if params.get('timeout') is None else params['timeout'], 'timeout')
 
-    _check_file('ca_path', params.get('ca_path'), ('CONSUL_CACERT', 'CONSUL_CAPATH'), environ, directory_ok=True)
-    _check_file('client_cert', params.get('client_cert'), ('CONSUL_CLIENT_CERT',), environ)
-    _check_file('client_key', params.get('client_key'), ('CONSUL_CLIENT_KEY',), environ)
+    values, sources = _with_env_fallbacks(params, environ)
+    if values['client_key'] and not values['client_cert']:
+        raise OptionError('%s is set without client_cert (or CONSUL_CLIENT_CERT): set both' % sources['client_key'])
+    for option in _PATH_OPTIONS:
+        _check_file(option, values[option], sources[option], directory_ok=option == 'ca_path')
 
     proxy = resolve_proxy(scheme, host, port, environ) if params.get('use_proxy', True) else None
-    tls_server_name = (params.get('tls_server_name') or '').strip() or None
+    tls_server_name = (values['tls_server_name'] or '').strip() or None
     connection = Connection(
         scheme=scheme, host=host, port=port, token=token, validate_certs=validate_certs,
-        ca_path=params.get('ca_path'), client_cert=params.get('client_cert'),
-        client_key=params.get('client_key'), timeout=timeout, partition=params.get('partition') or None,
-        tls_server_name=tls_server_name and validate_host(tls_server_name, 'tls_server_name'),
-        http_auth=parse_http_auth(params['http_auth']) if params.get('http_auth') else None, proxy=proxy,
+        ca_path=values['ca_path'], client_cert=values['client_cert'], client_key=values['client_key'],
+        timeout=timeout, partition=values['partition'] or None,
+        tls_server_name=tls_server_name and validate_host(tls_server_name, sources['tls_server_name']),
+        http_auth=parse_http_auth(values['http_auth']) if values['http_auth'] else None, proxy=proxy,
     )
     connection.warnings.extend(warnings)
     if tls_server_name and scheme != 'https':

@@ -151,7 +151,7 @@ def test_token_file_wins_over_consul_http_token_as_in_the_cli(tmp_path):
 def test_missing_ca_path_is_a_clear_error_naming_its_source(tmp_path):
     missing = str(tmp_path / 'ca.pem')
     with pytest.raises(OptionError, match=r'ca_path .*ca.pem \(from CONSUL_CACERT\) does not exist'):
-        resolve_connection(params(ca_path=missing), environ={'CONSUL_CACERT': missing})
+        resolve_connection(params(), environ={'CONSUL_CACERT': missing})
     with pytest.raises(OptionError, match=r'ca_path .*ca.pem does not exist'):
         resolve_connection(params(ca_path=missing), environ={})
 
@@ -203,16 +203,41 @@ def test_repr_never_shows_the_token():
     assert 's3cret-acl' not in repr(conn)
 
 
-def test_spec_uses_ansible_env_fallback_for_one_to_one_variables():
+def test_every_environment_variable_is_resolved_in_resolve_connection_not_by_ansible_fallbacks():
     spec = connection_argument_spec()
-    assert spec['token']['no_log'] is True
-    assert 'fallback' not in spec['token']  # resolved with CONSUL_HTTP_TOKEN_FILE, which comes first
-    assert spec['ca_path']['fallback'][1] == ['CONSUL_CACERT', 'CONSUL_CAPATH']
-    assert spec['partition']['fallback'][1] == ['CONSUL_PARTITION']
-    assert spec['tls_server_name']['fallback'][1] == ['CONSUL_TLS_SERVER_NAME']
-    assert spec['http_auth']['fallback'][1] == ['CONSUL_HTTP_AUTH'] and spec['http_auth']['no_log'] is True
+    assert [name for name, option in spec.items() if 'fallback' in option] == []
+    assert spec['token']['no_log'] is True and spec['http_auth']['no_log'] is True
     # Options whose environment variable needs parsing have no default, so "unset" can be told apart.
     assert all(spec[name].get('default') is None for name in ('host', 'port', 'scheme', 'validate_certs'))
+
+
+@pytest.mark.parametrize('variable, attribute, value', [
+    ('CONSUL_CACERT', 'ca_path', 'FILE'),
+    ('CONSUL_CAPATH', 'ca_path', 'DIR'),
+    ('CONSUL_CLIENT_CERT', 'client_cert', 'FILE'),
+    ('CONSUL_TLS_SERVER_NAME', 'tls_server_name', 'server.dc1.consul'),
+    ('CONSUL_PARTITION', 'partition', 'team-a'),
+])
+def test_one_to_one_variables_fill_the_options_left_unset(tmp_path, variable, attribute, value):
+    (tmp_path / 'ca.pem').write_text('x')
+    value = {'FILE': str(tmp_path / 'ca.pem'), 'DIR': str(tmp_path)}.get(value, value)
+    assert getattr(resolve_connection(params(), environ={variable: value}), attribute) == value
+    explicit = {'ca_path': str(tmp_path), 'client_cert': str(tmp_path / 'ca.pem')}.get(attribute, 'explicit')
+    assert getattr(resolve_connection(params(**{attribute: explicit}), environ={variable: value}), attribute) == \
+        explicit
+
+
+def test_consul_http_auth_fills_http_auth_and_consul_cacert_comes_before_consul_capath(tmp_path):
+    (tmp_path / 'ca.pem').write_text('x')
+    conn = resolve_connection(params(), environ={'CONSUL_HTTP_AUTH': 'ops:pw', 'CONSUL_CACERT': str(tmp_path / 'ca.pem'),
+                                                 'CONSUL_CAPATH': str(tmp_path)})
+    assert conn.http_auth == ('ops', 'pw') and conn.ca_path == str(tmp_path / 'ca.pem')
+
+
+def test_a_client_key_without_a_certificate_names_where_it_came_from(tmp_path):
+    (tmp_path / 'key.pem').write_text('x')
+    with pytest.raises(OptionError, match='CONSUL_CLIENT_KEY is set without client_cert'):
+        resolve_connection(params(), environ={'CONSUL_CLIENT_KEY': str(tmp_path / 'key.pem')})
 
 
 def test_split_host_port():
