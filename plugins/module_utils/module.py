@@ -81,7 +81,8 @@ class PeeringModule:
     def execute(self, plan, name, current, steps, wait_timeout=DEFAULT_WAIT_TIMEOUT, waiter=None):
         """Carry out a plan and return the peering as Consul reports it afterwards.
 
-        This is the only place that honours check mode: there, nothing is called at all.
+        This is the only place that skips writes in check mode (there, nothing is called at all); other code
+        asks check_mode only to word a plan or a result, never to decide whether to write.
         `steps` maps each write action of the plan to a function that performs it. `waiter` is a wait that
         began with the read of `current` (see Waiter.first_read): the plan's first wait goes on with it.
         """

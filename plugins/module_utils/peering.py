@@ -370,7 +370,7 @@ def pair_status(acceptor, dialer):
     elif dialer.get('PeerID') != acceptor.get('ID'):
         status['reason'] = 'the dialing side points at another peering (peer ID %s, the accepting side is %s)' % (
             dialer.get('PeerID'), acceptor.get('ID'))
-    elif acceptor.get('State') == TERMINATED or dialer.get('State') not in DIALER_ESTABLISHED_STATES:
+    elif acceptor.get('State') == TERMINATED or not dialer_matches_token(dialer, {'peer_id': acceptor.get('ID')}):
         status['reason'] = 'the peering is %s on the accepting side and %s on the dialing side' % (
             status['acceptor_state'], status['dialer_state'])
     else:

@@ -226,6 +226,26 @@ def explain_refused_token(peering_module, name, token_info, refused, grace, crea
     return '%s The PENDING dialing side this run created on this cluster was deleted.' % text
 
 
+def establish(peering_module, name, peering_token, token_info, meta, wait_timeout, created):
+    """Establish the dialing side; a refusal that another run's success explains is no error.
+
+    Two runs racing on one pair both generate a token, and both establish: the later token voids the earlier
+    one, or both exchange their secrets and the second write finds the first one's peering. If the other run
+    establishes this peering (same acceptor, dialer_matches_token) within a short grace period, the goal is
+    reached; otherwise the refusal stands, explained. `created`: this run's establish creates the dialing side.
+    """
+    try:
+        peering_module.client.establish(name, peering_token, meta)
+    except (PeeringTokenRejectedError, PeeringNameConflictError) as refused:
+        grace = peering_module.waiter(name, min(RACE_GRACE, wait_timeout))
+        try:
+            grace.until(lambda peering: dialer_matches_token(peering, token_info), 'be established by another run')
+        except PeeringError:
+            if isinstance(refused, PeeringNameConflictError):
+                raise refused
+            raise PeeringError(explain_refused_token(peering_module, name, token_info, refused, grace, created))
+
+
 def main():
     peering_module = PeeringModule(
         argument_spec=dict(
@@ -241,23 +261,6 @@ def main():
     name, peering_token, meta = params['peer_name'], params['peering_token'], params['meta']
     client = peering_module.client
     result = {}
-
-    def establish():
-        try:
-            client.establish(name, peering_token, meta)
-        except (PeeringTokenRejectedError, PeeringNameConflictError) as refused:
-            # Two runs racing on one pair both generate a token, and both establish: the later token voids
-            # the earlier one, or both exchange their secrets and the second write finds the first one's
-            # peering. If the other run establishes this peering (same acceptor) within a short grace
-            # period, the goal is reached and the refusal is not an error; otherwise it stands.
-            grace = peering_module.waiter(name, min(RACE_GRACE, wait_timeout))
-            try:
-                grace.until(lambda peering: dialer_matches_token(peering, token_info), 'be established by another run')
-            except PeeringError:
-                if isinstance(refused, PeeringNameConflictError):
-                    raise refused
-                raise PeeringError(explain_refused_token(peering_module, name, token_info, refused, grace,
-                                                         created=current is None or WAIT_UNTIL_GONE in plan.actions))
 
     with peering_module.fail_on_error():
         wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
@@ -284,8 +287,9 @@ def main():
         else:
             plan = plan_establish(current, name, token_info, meta, wait=params['wait'],
                                   check_mode=peering_module.check_mode)
+        created = current is None or WAIT_UNTIL_GONE in plan.actions
         steps = {
-            ESTABLISH: establish,
+            ESTABLISH: lambda: establish(peering_module, name, peering_token, token_info, meta, wait_timeout, created),
             DELETE: lambda: client.delete_peering(name),
         }
         result['peering'] = peering_module.execute(plan, name, current, steps, wait_timeout, waiter)
