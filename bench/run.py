@@ -38,16 +38,16 @@ import traceback
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'harness'))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
+from ansible_collections.consul.peering.tests.support.ansible_cli import (
+    BIN, CALLBACKS, collections_path, run_adhoc, run_playbook, user_environ,
+)
+from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
+from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
+from ansible_collections.consul.peering.tests.support.consul_state import (
+    WRITE_METHODS, read_peering, task, unique_name, wait_for,
+)
 
-# pylint: disable=wrong-import-position
-from ansible_cli import BIN, CALLBACKS, collections_path, run_adhoc, run_playbook, user_environ  # noqa: E402
-from clusters import ClusterSet  # noqa: E402
-from consul_build import consul_binary  # noqa: E402
-from peering_helpers import WRITE_METHODS, read_peering, task, unique_name, wait_for  # noqa: E402
-# pylint: enable=wrong-import-position
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CLI_SCRIPT = os.path.join(ROOT, 'bench', 'cli_peering.sh')
 TIMER_PLUGINS = os.path.join(ROOT, 'bench', 'callback_plugins')

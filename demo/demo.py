@@ -21,12 +21,8 @@ import tempfile
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'harness'))
-sys.path.insert(0, os.path.join(ROOT, 'tests', 'integration'))
-
-from ansible_cli import collections_path  # noqa: E402  pylint: disable=wrong-import-position
-from clusters import ClusterSet  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path
+from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
 
 BIN = os.path.dirname(sys.executable)
 
@@ -142,8 +138,8 @@ def main():
             with os.fdopen(os.open(env_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), 'w') as handle:
                 handle.writelines('export %s=%s\n' % item for item in sorted(cluster.connection_env().items()))
             print('%s: %s (for the consul CLI and the modules: source %s)' % (cluster.name, cluster.address, env_file))
-        print('inventory: %s\nstop them with: %s %s stop --state-dir %s' % (
-            inventory, sys.executable, os.path.join(ROOT, 'tests', 'harness', 'clusters.py'), state_dir))
+        print('inventory: %s\nstop them with: PYTHONPATH=%s %s -m %s stop --state-dir %s' % (
+            inventory, collections_path(), sys.executable, ClusterSet.__module__, state_dir))
     else:
         banner('Stopping the clusters')
         clusters.stop()

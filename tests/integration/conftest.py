@@ -12,19 +12,9 @@ failed, the servers' logs are kept and the summary at the end of the run says wh
 
 from __future__ import annotations
 
-import os
-import sys
-
 import pytest
 
-# realpath: a test may link this file into a scratch folder (see test_harness_smoke.py).
-HERE = os.path.dirname(os.path.realpath(__file__))
-# tests/harness is not a package of the collection; the helpers beside this file are plain modules too.
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'harness'))
-sys.path.insert(0, os.path.join(os.path.dirname(HERE), 'unit'))  # the loopback servers (scripted, proxy)
-sys.path.insert(0, HERE)
-
-from clusters import ClusterSet  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
 
 _KEPT_LOGS = pytest.StashKey[list]()
 _NOTES = pytest.StashKey[list]()

@@ -12,8 +12,8 @@ import json
 
 import pytest
 
-from ansible_cli import run_playbook
-from peering_helpers import write_calls
+from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
+from ansible_collections.consul.peering.tests.support.consul_state import write_calls
 
 
 def b64(data):

@@ -16,11 +16,12 @@ import subprocess
 
 import pytest
 
-from ansible_cli import run_adhoc, run_playbook, user_environ
-from consul_build import consul_binary
-from peering_helpers import assert_no_secrets, delete_everywhere, peering_calls, read_peering, task, unique_name, \
-    wait_for
-from scripted_server import ForwardProxy
+from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook, user_environ
+from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
+from ansible_collections.consul.peering.tests.support.consul_state import (
+    assert_no_secrets, delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for,
+)
+from ansible_collections.consul.peering.tests.support.loopback_servers import ForwardProxy
 
 
 def consul_cli(env, *args):

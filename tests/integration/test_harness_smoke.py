@@ -20,13 +20,15 @@ import threading
 import pytest
 import requests
 
-import clusters as harness
-from clusters import Cluster, ClusterSet, HarnessError
-from consul_build import check_pin
-from peering_helpers import delete_everywhere, read_peering, wait_for
+from ansible_collections.consul.peering.tests.support import clusters as harness
+from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path
+from ansible_collections.consul.peering.tests.support.clusters import Cluster, ClusterSet, HarnessError
+from ansible_collections.consul.peering.tests.support.consul_build import check_pin
+from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, read_peering, wait_for
 
 INTEGRATION = os.path.dirname(os.path.abspath(__file__))
-HARNESS = os.path.join(os.path.dirname(INTEGRATION), 'harness')
+# What another process needs to import the support package: the collections folder on its path.
+SUPPORT_PATH = collections_path()
 
 
 def consul_pids():
@@ -154,8 +156,8 @@ def _pytest_session(tmp_path, body):
     """A scratch pytest session using this suite's own fixtures (its conftest, linked) with one test."""
     os.symlink(os.path.join(INTEGRATION, 'conftest.py'), str(tmp_path / 'conftest.py'))
     (tmp_path / 'test_scratch.py').write_text(textwrap.dedent(body))
-    return [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '--rootdir', str(tmp_path),
-            str(tmp_path / 'test_scratch.py')]
+    return [sys.executable, '-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-o', 'pythonpath=' + SUPPORT_PATH,
+            '--rootdir', str(tmp_path), str(tmp_path / 'test_scratch.py')]
 
 
 def test_a_failing_test_leaves_no_consul_running_and_keeps_the_logs(tmp_path):
@@ -204,7 +206,7 @@ def test_an_interrupted_test_session_leaves_no_consul_running(tmp_path, signum):
 
 def test_command_line_start_status_stop(tmp_path):
     state = str(tmp_path / 'state')
-    command = [sys.executable, os.path.join(HARNESS, 'clusters.py')]
+    command = ['env', 'PYTHONPATH=' + SUPPORT_PATH, sys.executable, '-m', harness.__name__]
     started = subprocess.run(command + ['start', '--count', '2', '--state-dir', state],
                              capture_output=True, text=True, check=True, timeout=300)
     details = json.loads(started.stdout)

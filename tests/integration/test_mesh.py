@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_cli import run_playbook
-from peering_helpers import assert_no_secrets, peering_calls, read_peering, unique_name, write_calls
+from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
+from ansible_collections.consul.peering.tests.support.consul_state import (
+    assert_no_secrets, peering_calls, read_peering, unique_name, write_calls,
+)
 
 MESH = 4
 

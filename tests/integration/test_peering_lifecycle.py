@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_cli import run_playbook
-from peering_helpers import (
+from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
+from ansible_collections.consul.peering.tests.support.consul_state import (
     delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for, write_calls,
 )
 

@@ -11,8 +11,8 @@ import threading
 
 import pytest
 
-from ansible_cli import run_playbook
-from peering_helpers import delete_everywhere, read_peering, unique_name
+from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
+from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, read_peering, unique_name
 from test_role_and_playbooks import role_play
 
 

@@ -12,8 +12,8 @@ import os
 import pytest
 import yaml
 
-from ansible_cli import run_playbook
-from peering_helpers import (
+from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
+from ansible_collections.consul.peering.tests.support.consul_state import (
     assert_no_secrets, delete_everywhere, peering_calls, read_peering, unique_name, wait_for, write_calls,
 )
 

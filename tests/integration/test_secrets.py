@@ -12,8 +12,10 @@ import json
 
 import pytest
 
-from ansible_cli import run_adhoc, run_playbook
-from peering_helpers import assert_no_secrets, delete_everywhere, task, unique_name
+from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook
+from ansible_collections.consul.peering.tests.support.consul_state import (
+    assert_no_secrets, delete_everywhere, task, unique_name,
+)
 
 
 @pytest.fixture

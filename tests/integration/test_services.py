@@ -23,9 +23,11 @@ from types import SimpleNamespace
 
 import pytest
 
-from ansible_cli import collections_path, run_playbook, user_environ
-from fault_proxy import PASS, FaultProxy
-from peering_helpers import assert_no_secrets, delete_everywhere, task, unique_name, wait_for, write_calls
+from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path, run_playbook, user_environ
+from ansible_collections.consul.peering.tests.support.consul_state import (
+    assert_no_secrets, delete_everywhere, task, unique_name, wait_for, write_calls,
+)
+from ansible_collections.consul.peering.tests.support.fault_proxy import PASS, FaultProxy
 
 EXPORTS = '/v1/config/exported-services/default'
 IMPORT_RULES = 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }'
@@ -127,7 +129,7 @@ def plain_without_connect(cluster_factory):
 _RUN_AT = """
 import json, sys, time
 from importlib import import_module
-from ansible_collections.consul.peering.tests.unit.module_runner import run_module
+from ansible_collections.consul.peering.tests.support.module_runner import run_module
 module = import_module('ansible_collections.consul.peering.plugins.modules.' + sys.argv[1])
 args = json.load(sys.stdin)
 time.sleep(max(0, float(sys.argv[2]) - time.time()))

@@ -12,7 +12,7 @@ from ansible.errors import AnsibleFilterError
 from ansible_collections.consul.peering.plugins.filter.peering import (
     FilterModule, mesh_clusters, peering_pair_status, peering_pairs,
 )
-from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, make_peering
+from ansible_collections.consul.peering.tests.support.consul_data import ACCEPTOR_ID, make_peering
 
 OTHER_ID = '5e1f1a55-0000-4000-8000-000000000001'
 

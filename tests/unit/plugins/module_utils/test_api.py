@@ -20,8 +20,8 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
     ConsulTLSError, PeeringTokenRejectedError, consul_message, hint_for,
 )
 from ansible_collections.consul.peering.plugins.module_utils.options import Connection, resolve_connection
-from ansible_collections.consul.peering.tests.unit.consul_data import make_peering
-from ansible_collections.consul.peering.tests.unit.scripted_server import (
+from ansible_collections.consul.peering.tests.support.consul_data import make_peering
+from ansible_collections.consul.peering.tests.support.loopback_servers import (
     RESET, RESET_MID_BODY, ForwardProxy, ScriptedServer,
 )
 

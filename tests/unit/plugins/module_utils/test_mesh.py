@@ -13,7 +13,7 @@ from ansible_collections.consul.peering.plugins.module_utils.mesh import (
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
     DELETE, ESTABLISH, GENERATE_TOKEN, WAIT_UNTIL_ACTIVE, WAIT_UNTIL_GONE, PeeringError,
 )
-from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, make_peering
+from ansible_collections.consul.peering.tests.support.consul_data import ACCEPTOR_ID, make_peering
 
 # The fixtures: dc1's accepting side is named dc2 (ID ACCEPTOR_ID); dc2's dialing side is named dc1.
 DC1, DC2, DC3 = Cluster('dc1', {}, 'dc1'), Cluster('dc2', {}, 'dc2'), Cluster('dc3', {}, 'dc3')

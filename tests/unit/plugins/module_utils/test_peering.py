@@ -17,7 +17,7 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import (
     validate_server_addresses,
 )
 
-from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
+from ansible_collections.consul.peering.tests.support.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
 
 
 # -- validation -----------------------------------------------------------------------------

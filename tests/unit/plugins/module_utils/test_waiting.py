@@ -17,7 +17,7 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
 from ansible_collections.consul.peering.plugins.module_utils.peering import PeeringError
 from ansible_collections.consul.peering.plugins.module_utils.waiting import Stall, Waiter, deletion_mark, is_retryable
 
-from ansible_collections.consul.peering.tests.unit.consul_data import make_peering
+from ansible_collections.consul.peering.tests.support.consul_data import make_peering
 
 START = 1000.0
 

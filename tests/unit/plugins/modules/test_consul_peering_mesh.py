@@ -11,9 +11,9 @@ import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils import api, waiting
 from ansible_collections.consul.peering.plugins.modules import consul_peering_mesh
-from ansible_collections.consul.peering.tests.unit.consul_data import SECRET, make_peering, make_token
-from ansible_collections.consul.peering.tests.unit.module_runner import run_module
-from ansible_collections.consul.peering.tests.unit.scripted_server import ScriptedServer
+from ansible_collections.consul.peering.tests.support.consul_data import SECRET, make_peering, make_token
+from ansible_collections.consul.peering.tests.support.loopback_servers import ScriptedServer
+from ansible_collections.consul.peering.tests.support.module_runner import run_module
 
 ACL_TOKEN = 'b1gs3cret-acl-token'
 

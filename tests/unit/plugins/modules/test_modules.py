@@ -13,9 +13,9 @@ import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils import api, module as module_util, waiting
 from ansible_collections.consul.peering.plugins.modules import consul_peering, consul_peering_info, consul_peering_token
-from ansible_collections.consul.peering.tests.unit.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
-from ansible_collections.consul.peering.tests.unit.module_runner import run_module
-from ansible_collections.consul.peering.tests.unit.scripted_server import RESET, ScriptedServer
+from ansible_collections.consul.peering.tests.support.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
+from ansible_collections.consul.peering.tests.support.loopback_servers import RESET, ScriptedServer
+from ansible_collections.consul.peering.tests.support.module_runner import run_module
 
 ACL_TOKEN = 'b1gs3cret-acl-token'
 NEW_TOKEN = make_token(PeerID='6d1e0d7a-0000-4000-8000-00000000abcd', EstablishmentSecret='f7e6d5c4-new-secret')

@@ -18,8 +18,8 @@ from ansible_collections.consul.peering.plugins.module_utils import api, config_
 from ansible_collections.consul.peering.plugins.modules import (
     consul_exported_services, consul_imported_service_info, consul_service_intentions,
 )
-from ansible_collections.consul.peering.tests.unit.module_runner import run_module
-from ansible_collections.consul.peering.tests.unit.scripted_server import Request, ScriptedServer
+from ansible_collections.consul.peering.tests.support.loopback_servers import Request, ScriptedServer
+from ansible_collections.consul.peering.tests.support.module_runner import run_module
 
 ACL_TOKEN = 'b1gs3cret-acl-token'
 EXPORTS = '/v1/config/exported-services/default'

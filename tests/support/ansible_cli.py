@@ -17,9 +17,10 @@ import tempfile
 
 import yaml
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# realpath: this file is imported through the collections folder's link to the work tree.
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
 BIN = os.path.dirname(sys.executable)
-CALLBACKS = os.path.join(ROOT, 'tests', 'integration', 'callback_plugins')
+CALLBACKS = os.path.join(ROOT, 'tests', 'support', 'callback_plugins')
 
 
 def collections_path():

@@ -43,8 +43,7 @@ import uuid
 
 import requests
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from consul_build import consul_binary  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
 
 HOST = '127.0.0.1'
 # The HTTP(S) listeners also answer on this address, which no certificate names: a hostname mismatch on demand.

@@ -146,7 +146,7 @@ def consul_binary(allow_build=True):
     if os.access(cached, os.X_OK):
         return cached
     if not allow_build:
-        raise BuildError('no Consul binary: run tests/harness/consul_build.py to build one')
+        raise BuildError('no Consul binary: run tests/support/consul_build.py to build one')
     seconds = build(cached)
     print('Built %s in %.0f s' % (cached, seconds), file=sys.stderr)
     return cached

@@ -13,17 +13,12 @@ body, then resets; ('delay', seconds) waits, then forwards.
 
 from __future__ import annotations
 
-import os
-import sys
 import time
 
 import requests
 
-# The loopback server and its handler are shared with the unit tests' scripted server.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(__file__))), 'unit'))
-from scripted_server import RESET, RESET_MID_BODY, LoopbackServer  # noqa: E402  pylint: disable=wrong-import-position
-
-from peering_helpers import WRITE_METHODS  # noqa: E402  pylint: disable=wrong-import-position
+from ansible_collections.consul.peering.tests.support.consul_state import WRITE_METHODS
+from ansible_collections.consul.peering.tests.support.loopback_servers import RESET, RESET_MID_BODY, LoopbackServer
 
 PASS = 'pass'
 
