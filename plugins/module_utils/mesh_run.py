@@ -24,8 +24,9 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import (
     DELETE, ESTABLISH, GENERATE_TOKEN, WAIT_UNTIL_ACTIVE, WAIT_UNTIL_GONE, PeeringError, decode_peering_token, plan_establish,
     reached_active,
 )
-from ansible_collections.consul.peering.plugins.module_utils.waiting import STALL_SECONDS, Stall, Waiter, \
-    deletion_mark
+from ansible_collections.consul.peering.plugins.module_utils.waiting import (
+    STALL_SECONDS, Stall, Waiter, deletion_mark, is_retryable,
+)
 
 MAX_THREADS = 8
 
@@ -90,7 +91,7 @@ class MeshRun:
             if isinstance(result, Exception):
                 if errors is None or not isinstance(result, ConsulError):
                     raise result
-                errors[label] = str(result)
+                errors[label] = result
             else:
                 listed[label] = result
         return listed
@@ -178,12 +179,28 @@ class MeshRun:
         self._wait(pending, done, 'become ACTIVE')
 
     def _wait(self, pending, done, goal):
-        """Poll the clusters the pending sides are on until done(listed); time out the pairs left."""
+        """Poll the clusters the pending sides are on until done(listed); time out the pairs left.
+
+        A cluster whose answer waiting cannot change (a 403, a TLS failure) fails its own pairs only; the
+        others go on being waited for.
+        """
         if not pending:
             return
-        labels = sorted(set(getattr(pair, side).label for pair, side in pending))
-        waiter = Waiter(lambda deadline: self.list_all([label for label in labels if any(
-            getattr(pair, side).label == label for pair, side in pending)], deadline), 'mesh', self.wait_timeout)
+
+        def read(deadline):
+            labels = sorted(set(getattr(pair, side).label for pair, side in pending))
+            errors = {}
+            listed = self.list_all(labels, deadline, errors)
+            for label, error in errors.items():
+                if is_retryable(error):
+                    raise error
+                for pair, side in list(pending):
+                    if getattr(pair, side).label == label:
+                        pair.error = pair.error or '%s: %s' % (label, error)
+                        pending.remove((pair, side))
+            return listed
+
+        waiter = Waiter(read, 'mesh', self.wait_timeout)
         try:
             waiter.until(done, goal)
         except PeeringError:

@@ -105,3 +105,22 @@ def test_a_cluster_that_cannot_be_read_fails_its_pairs_only(clusters):
     assert 'could not read dc1' in result['msg'] and 'Consul does not know the ACL token' in result['msg']
     assert ACL_TOKEN not in raw
     assert [r.method for r in dc2.requests] == ['GET']
+
+
+def test_a_cluster_that_refuses_the_wait_fails_its_pairs_and_the_others_still_finish():
+    with ScriptedServer() as dc1, ScriptedServer() as dc2, ScriptedServer() as dc3:
+        acceptor_for = lambda name: make_peering('acceptor', 'ACTIVE', Name=name)  # noqa: E731
+        dc1.script('GET', '/v1/peerings', (200, []), (200, [acceptor_for('dc2'), acceptor_for('dc3')]))
+        dc1.script('POST', '/v1/peering/token', (200, {'PeeringToken': make_token()}))
+        dc2.script('GET', '/v1/peerings', (200, []), (200, [make_peering('dialer', 'ACTIVE')]))
+        dc2.script('POST', '/v1/peering/establish', (200, {}))
+        dc3.script('GET', '/v1/peerings', (200, []), (403, 'ACL not found'))
+        dc3.script('POST', '/v1/peering/establish', (200, {}))
+        connection = lambda server: {'host': '127.0.0.1', 'port': server.port, 'token': ACL_TOKEN}  # noqa: E731
+        args = {'clusters': [{'name': name, 'connection': connection(server)}
+                             for name, server in (('dc1', dc1), ('dc2', dc2), ('dc3', dc3))],
+                'pairs': [{'acceptor': 'dc1', 'dialer': 'dc2'}, {'acceptor': 'dc1', 'dialer': 'dc3'}]}
+        result, _raw = run_module(consul_peering_mesh, args)
+    assert result['failed'] and result['failed_pairs'] == ['dc1 accepts dc3']
+    assert 'dc3: ' in result['msg'] and 'Consul does not know the ACL token' in result['msg']
+    assert result['pairs'][0]['dialer_peering']['State'] == 'ACTIVE'
