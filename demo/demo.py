@@ -21,6 +21,7 @@ import tempfile
 
 import yaml
 
+from ansible_collections.consul.peering.tests.support import cluster_cli
 from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path
 from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
 
@@ -139,7 +140,7 @@ def main():
                 handle.writelines('export %s=%s\n' % item for item in sorted(cluster.connection_env().items()))
             print('%s: %s (for the consul CLI and the modules: source %s)' % (cluster.name, cluster.address, env_file))
         print('inventory: %s\nstop them with: PYTHONPATH=%s %s -m %s stop --state-dir %s' % (
-            inventory, collections_path(), sys.executable, ClusterSet.__module__, state_dir))
+            inventory, collections_path(), sys.executable, cluster_cli.__name__, state_dir))
     else:
         banner('Stopping the clusters')
         clusters.stop()

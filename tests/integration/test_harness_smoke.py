@@ -20,6 +20,7 @@ import threading
 import pytest
 import requests
 
+from ansible_collections.consul.peering.tests.support import cluster_cli
 from ansible_collections.consul.peering.tests.support import clusters as harness
 from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path
 from ansible_collections.consul.peering.tests.support.clusters import Cluster, ClusterSet, HarnessError
@@ -206,7 +207,7 @@ def test_an_interrupted_test_session_leaves_no_consul_running(tmp_path, signum):
 
 def test_command_line_start_status_stop(tmp_path):
     state = str(tmp_path / 'state')
-    command = ['env', 'PYTHONPATH=' + SUPPORT_PATH, sys.executable, '-m', harness.__name__]
+    command = ['env', 'PYTHONPATH=' + SUPPORT_PATH, sys.executable, '-m', cluster_cli.__name__]
     started = subprocess.run(command + ['start', '--count', '2', '--state-dir', state],
                              capture_output=True, text=True, check=True, timeout=300)
     details = json.loads(started.stdout)

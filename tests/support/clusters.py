@@ -2,7 +2,7 @@
 # Copyright (c) consul.peering contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Start and stop independent single-server Consul clusters on 127.0.0.1.
+"""Independent single-server Consul clusters on 127.0.0.1: one Cluster, and a ClusterSet of them.
 
 Each cluster (dc1, dc2, ...) is one Consul server with its own free ports, data dir and log file, peering
 and Connect enabled, DEBUG logging (one line per HTTP request), optionally with ACLs (default deny, a
@@ -11,29 +11,16 @@ run, plus an unrelated "wrong" CA; plain HTTP off unless asked for). config_over
 of the agent configuration, e.g. {'peering': {'enabled': False}} for a cluster that cannot peer.
 
 Used by the pytest fixtures (ClusterSet as a context manager: every server stops with the test session,
-even when it is interrupted or killed), and from the command line by the demo, molecule and benchmarks:
-
-  clusters.py start --count 2 --state-dir DIR [--no-acl] [--no-tls]   # prints connection details as JSON
-  clusters.py status --state-dir DIR
-  clusters.py stop --state-dir DIR
-
-Servers started from the command line run in the background, in their own session, until `stop`.
+even when it is interrupted or killed), and by cluster_cli (the command line of the demo, molecule and
+benchmarks), whose servers run in the background until `stop`.
 """
 
 from __future__ import annotations
 
-import argparse
-import atexit
 import collections
-import ctypes
-import datetime
-import ipaddress
 import json
 import os
 import shutil
-import signal
-import socket
-import ssl
 import subprocess
 import sys
 import tempfile
@@ -43,16 +30,18 @@ import uuid
 
 import requests
 
+from ansible_collections.consul.peering.tests.support import processes
 from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
+from ansible_collections.consul.peering.tests.support.pki import serves_tls_name, write_pki
+from ansible_collections.consul.peering.tests.support.processes import (
+    HOST, STOP_TIMEOUT, die_with_parent, free_ports, kill_pid, pid_is_consul,
+)
 
-HOST = '127.0.0.1'
 # The HTTP(S) listeners also answer on this address, which no certificate names: a hostname mismatch on demand.
 MISMATCH_HOST = '127.0.0.2'
 PORT_NAMES = ('http', 'https', 'grpc', 'grpc_tls', 'serf_lan', 'serf_wan', 'server')
 READY_TIMEOUT = 90
-STOP_TIMEOUT = 15
 START_ATTEMPTS = 3  # a port picked as free can be taken by someone else before Consul binds it
-_RUNNING = []  # every Cluster with a live child process, for the atexit/SIGTERM safety net
 _MANAGEMENT = object()  # api()'s default token: the cluster's management token
 
 HttpRequest = collections.namedtuple('HttpRequest', 'method url')
@@ -60,32 +49,6 @@ HttpRequest = collections.namedtuple('HttpRequest', 'method url')
 
 class HarnessError(RuntimeError):
     """A cluster did not start, did not become ready or answered an unexpected status."""
-
-
-def free_ports(count):
-    """Ask the kernel for `count` distinct free TCP ports on the loopback address."""
-    sockets, ports = [], []
-    try:
-        for _index in range(count):
-            sock = socket.socket()
-            sock.bind((HOST, 0))
-            sockets.append(sock)
-            ports.append(sock.getsockname()[1])
-    finally:
-        for sock in sockets:
-            sock.close()
-    return ports
-
-
-def _die_with_parent(parent_pid):
-    """Return a preexec_fn: in the child, get SIGTERM when the parent dies (Linux PR_SET_PDEATHSIG)."""
-    def preexec():
-        libc = ctypes.CDLL('libc.so.6', use_errno=True)
-        libc.prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-        # The parent may have died between fork and prctl; then no signal will ever come.
-        if os.getppid() != parent_pid:
-            os._exit(1)  # pylint: disable=protected-access
-    return preexec
 
 
 def _merged(base, overrides):
@@ -106,84 +69,6 @@ def _per_cluster(value, count, what):
             raise ValueError('%s has %d values for %d clusters' % (what, len(value), count))
         return list(value)
     return [value] * count
-
-
-# -- certificates --------------------------------------------------------------------------
-
-def write_pki(directory, datacenters):
-    """Write a CA, a server certificate per datacenter, a client certificate and an unrelated CA.
-
-    Returns {file name: path}; names are ca.pem, wrong-ca.pem, client.pem, client-key.pem,
-    <dc>-server.pem and <dc>-server-key.pem.
-    """
-    # Imported here so that `--help` and the build resolver do not need the venv.
-    from cryptography import x509  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives import hashes, serialization  # pylint: disable=import-outside-toplevel
-    from cryptography.hazmat.primitives.asymmetric import ec  # pylint: disable=import-outside-toplevel
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID  # pylint: disable=import-outside-toplevel
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    # Valid a little in the past too: the servers and the client may disagree slightly about "now".
-    valid = {'not_valid_before': now - datetime.timedelta(minutes=5), 'not_valid_after': now + datetime.timedelta(days=7)}
-    paths = {}
-
-    def new_key():
-        key = ec.generate_private_key(ec.SECP256R1())
-        pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                                serialization.NoEncryption())
-        return key, pem
-
-    def write(name, data):
-        path = os.path.join(directory, name)
-        mode = 0o600 if name.endswith('-key.pem') else 0o644  # the state dir may be a shared folder
-        with open(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode), 'wb') as handle:
-            handle.write(data)
-        paths[name] = path
-
-    def make_ca(common_name):
-        key, _pem = new_key()
-        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-        cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-                .public_key(key.public_key()).serial_number(x509.random_serial_number())
-                .not_valid_before(valid['not_valid_before']).not_valid_after(valid['not_valid_after'])
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                             data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                             crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
-                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-                .sign(key, hashes.SHA256()))
-        return key, cert
-
-    def make_leaf(ca_key, ca_cert, common_name, dns_names, ips, usage):
-        key, key_pem = new_key()
-        sans = [x509.DNSName(name) for name in dns_names] + [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ips]
-        builder = (x509.CertificateBuilder()
-                   .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)]))
-                   .issuer_name(ca_cert.subject).public_key(key.public_key())
-                   .serial_number(x509.random_serial_number())
-                   .not_valid_before(valid['not_valid_before']).not_valid_after(valid['not_valid_after'])
-                   .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-                   .add_extension(x509.ExtendedKeyUsage(usage), critical=False)
-                   .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-                                  critical=False))
-        if sans:
-            builder = builder.add_extension(x509.SubjectAlternativeName(sans), critical=False)
-        return builder.sign(ca_key, hashes.SHA256()).public_bytes(serialization.Encoding.PEM), key_pem
-
-    ca_key, ca_cert = make_ca('consul-peering test CA')
-    write('ca.pem', ca_cert.public_bytes(serialization.Encoding.PEM))
-    _wrong_key, wrong_cert = make_ca('an unrelated CA')
-    write('wrong-ca.pem', wrong_cert.public_bytes(serialization.Encoding.PEM))
-    for dc in datacenters:
-        # server.<dc>.consul is the name Consul itself expects for verify_server_hostname.
-        cert, key = make_leaf(ca_key, ca_cert, 'server.%s.consul' % dc, ['server.%s.consul' % dc, 'localhost'],
-                              [HOST], [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH])
-        write('%s-server.pem' % dc, cert)
-        write('%s-server-key.pem' % dc, key)
-    cert, key = make_leaf(ca_key, ca_cert, 'client.consul', [], [], [ExtendedKeyUsageOID.CLIENT_AUTH])
-    write('client.pem', cert)
-    write('client-key.pem', key)
-    return paths
 
 
 # -- one cluster ---------------------------------------------------------------------------
@@ -328,7 +213,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         with open(self.config_path, 'w', encoding='utf-8') as handle:
             json.dump(self.config(), handle, indent=2)
         os.chmod(self.config_path, 0o600)  # it holds the management token
-        kwargs = {'start_new_session': True} if daemon else {'preexec_fn': _die_with_parent(os.getpid())}
+        kwargs = {'start_new_session': True} if daemon else {'preexec_fn': die_with_parent(os.getpid())}
         self._start_mark = self.log_mark()
         with open(self.log_path, 'ab') as log:
             self.process = subprocess.Popen(  # pylint: disable=consider-using-with
@@ -336,13 +221,13 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, **kwargs)
         self.pid = self.process.pid
         if not daemon:
-            _RUNNING.append(self)
+            processes.RUNNING.append(self)
 
     def is_running(self):
         """Whether the server process is alive (also for a server another process started)."""
         if self.process is not None:
             return self.process.poll() is None
-        return _pid_is_consul(self.pid, self.config_path)
+        return pid_is_consul(self.pid, self.config_path)
 
     def wait_ready(self, timeout=READY_TIMEOUT):
         """Wait for a leader, Connect CA roots, the gRPC TLS port in the catalog, a peering read, and the
@@ -371,7 +256,7 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         # The server serves its peering certificate only once its CA config watch has fired, a moment after
         # the roots exist; until then a dialing cluster's establish fails with "tls: unrecognized name".
         self._wait_for('the peering server name %s on the gRPC TLS port' % server_name, deadline, timeout,
-                       lambda: self._serves_tls_name(config['ports']['grpc_tls'], server_name))
+                       lambda: serves_tls_name(config['ports']['grpc_tls'], server_name))
 
     def _wait_for(self, what, deadline, timeout, probe):
         while not probe():
@@ -391,24 +276,6 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
         except (requests.RequestException, ValueError):
             return False
 
-    @staticmethod
-    def _serves_tls_name(port, server_name):
-        """Whether a TLS handshake asking for `server_name` (SNI) gets a certificate that names it."""
-        from cryptography import x509  # pylint: disable=import-outside-toplevel
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE  # signed by the Connect CA; only the name matters here
-        context.set_alpn_protocols(['h2'])
-        try:
-            with socket.create_connection((HOST, port), timeout=2) as raw:
-                with context.wrap_socket(raw, server_hostname=server_name) as tls:
-                    der = tls.getpeercert(binary_form=True)
-        except (OSError, ssl.SSLError):
-            return False
-        names = x509.load_der_x509_certificate(der).extensions.get_extension_for_class(
-            x509.SubjectAlternativeName).value.get_values_for_type(x509.DNSName)
-        return server_name in names
-
     def stop(self, graceful=True):
         """Stop the server (SIGTERM, then SIGKILL after a timeout; SIGKILL at once if not graceful) and wait
         until it is gone."""
@@ -424,10 +291,10 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
                     self.process.kill()
                     self.process.wait()
             self.process = None
-        elif self.pid and _pid_is_consul(self.pid, self.config_path):
-            _kill_pid(self.pid, self.config_path)
-        if self in _RUNNING:
-            _RUNNING.remove(self)
+        elif self.pid and pid_is_consul(self.pid, self.config_path):
+            kill_pid(self.pid, self.config_path)
+        if self in processes.RUNNING:
+            processes.RUNNING.remove(self)
 
     def restart(self, binary=None, wait=True):
         """Stop and start again with the same ports, data dir, certificates and token."""
@@ -515,45 +382,6 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
                 fields = dict(part.split('=', 1) for part in line.split() if '=' in part)
                 calls.append(HttpRequest(fields.get('method'), fields.get('url')))
         return calls
-
-
-def _server_state(pid, config_path):
-    """'running' while `pid` is the server of `config_path`; 'zombie' once it exited but is not yet reaped;
-    'gone' when the pid is free or belongs to another process now."""
-    try:
-        with open('/proc/%d/stat' % pid, encoding='utf-8', errors='replace') as handle:
-            state = handle.read().rsplit(')', 1)[1].split()[0]
-        with open('/proc/%d/cmdline' % pid, 'rb') as handle:
-            cmdline = handle.read()
-    except (OSError, TypeError, IndexError):
-        return 'gone'
-    if state in ('Z', 'X'):
-        return 'zombie'
-    return 'running' if config_path.encode() in cmdline else 'gone'
-
-
-def _pid_is_consul(pid, config_path):
-    """Whether `pid` is still the running server of `config_path` (not a reused pid, not a zombie)."""
-    return _server_state(pid, config_path) == 'running'
-
-
-def _kill_pid(pid, config_path):
-    """SIGTERM a server this process did not start, SIGKILL it after a timeout, and wait until it is gone."""
-    for sig in (signal.SIGTERM, signal.SIGKILL):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            return
-        deadline = time.monotonic() + STOP_TIMEOUT
-        while time.monotonic() < deadline and _pid_is_consul(pid, config_path):
-            time.sleep(0.1)
-        if not _pid_is_consul(pid, config_path):
-            break
-    # Its parent (init, for a server started from the command line) reaps it; until then `pgrep` still
-    # lists it. Wait a little for that, but it is not ours to reap.
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline and _server_state(pid, config_path) == 'zombie':
-        time.sleep(0.05)
 
 
 # -- a set of clusters ---------------------------------------------------------------------
@@ -668,82 +496,3 @@ def _wait_ready_or_rebind(cluster, binary, daemon):
         # Raft keeps the server's RPC address in the data dir; a fresh one starts clean on the new ports.
         shutil.rmtree(cluster.data_dir, ignore_errors=True)
         cluster.start(binary, daemon=daemon)
-
-
-def _stop_everything():
-    for cluster in list(_RUNNING):
-        cluster.stop()
-
-
-def _on_sigterm(signum, _frame):
-    """Stop our servers, then die of the same signal as we would have without this handler."""
-    kept = sorted(set(os.path.dirname(cluster.base_dir) for cluster in _RUNNING))
-    _stop_everything()
-    for base_dir in kept:
-        print('consul-peering harness: logs kept in %s' % base_dir, file=sys.stderr)
-    signal.signal(signum, signal.SIG_DFL)
-    os.kill(os.getpid(), signum)
-
-
-# Library mode: Ctrl-C raises KeyboardInterrupt, which unwinds through `with ClusterSet` and pytest's
-# fixture teardown; atexit catches what is left; SIGTERM (which Python does not turn into an exception)
-# gets its own handler; SIGKILL is covered by the servers' parent-death signal.
-atexit.register(_stop_everything)
-if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) in (
-        signal.SIG_DFL, None):
-    signal.signal(signal.SIGTERM, _on_sigterm)
-
-
-# -- command line ----------------------------------------------------------------------------
-
-def main(argv=None):
-    """Command line: start, status or stop the clusters of a state dir."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest='command', required=True)
-    start = sub.add_parser('start', help='start clusters in the background and print their details as JSON')
-    start.add_argument('--count', type=int, default=2, help='number of clusters, dc1..dcN (default: 2)')
-    start.add_argument('--no-acl', dest='acl', action='store_false', help='ACLs off (default: on, default deny)')
-    start.add_argument('--no-tls', dest='tls', action='store_false', help='plain HTTP (default: HTTPS only)')
-    start.add_argument('--http', action='store_true', help='also listen on plain HTTP when TLS is on')
-    start.add_argument('--verify-incoming', action='store_true', help='require client certificates on HTTPS')
-    status = sub.add_parser('status', help='show which clusters of a state dir run (exit 1 if any does not)')
-    stop = sub.add_parser('stop', help='stop the clusters of a state dir (exit 0 also when already stopped)')
-    for command in (start, status, stop):
-        command.add_argument('--state-dir', required=True,
-                             help='folder holding clusters.json, configs, certificates, data and logs')
-    options = parser.parse_args(argv)
-    state_dir = os.path.abspath(options.state_dir)
-    state_file = os.path.join(state_dir, 'clusters.json')
-
-    if options.command == 'start':
-        if os.path.exists(state_file):
-            ClusterSet.load(state_dir).stop(keep_logs=True)
-        try:
-            cluster_set = ClusterSet.start(options.count, acl=options.acl, tls=options.tls, base_dir=state_dir,
-                                           verify_incoming=options.verify_incoming, http=options.http, daemon=True)
-        except HarnessError as exc:
-            print('error: %s' % exc, file=sys.stderr)
-            return 1
-        cluster_set.save(state_dir)
-        # The one place tokens are printed: connection details for scripts, on request.
-        print(json.dumps(cluster_set.details(), indent=2))
-        print('started %d clusters in %.1f s' % (len(cluster_set), cluster_set.start_seconds), file=sys.stderr)
-        return 0
-
-    if not os.path.exists(state_file):
-        print('no clusters in %s' % state_dir, file=sys.stderr)
-        return 0 if options.command == 'stop' else 1
-    cluster_set = ClusterSet.load(state_dir)
-    if options.command == 'status':
-        running = [cluster.is_running() for cluster in cluster_set]
-        for cluster, up in zip(cluster_set, running):
-            print('%s %s %s pid %s' % (cluster.name, cluster.address, 'running' if up else 'stopped', cluster.pid))
-        return 0 if all(running) else 1
-    cluster_set.stop(keep_logs=True)
-    os.unlink(state_file)
-    print('stopped %d clusters; logs in %s' % (len(cluster_set), state_dir))
-    return 0
-
-
-if __name__ == '__main__':
-    sys.exit(main())
