@@ -112,6 +112,26 @@ def test_restart_keeps_ports_data_and_token(cluster_factory):
     assert read_peering(one, 'before-restart')['State'] == 'PENDING'
 
 
+def test_a_cluster_loaded_from_its_state_folder_restarts_with_https(tmp_path):
+    """restart() of a cluster read back from a state folder (as `status` and `stop` read it) keeps what it had:
+    its server certificate, so HTTPS answers again, and the same ports, data and token."""
+    state = str(tmp_path / 'state')
+    command = ['env', 'PYTHONPATH=' + SUPPORT_PATH, sys.executable, '-m', cluster_cli.__name__]
+    subprocess.run(command + ['start', '--count', '1', '--state-dir', state], capture_output=True, text=True,
+                   check=True, timeout=300)
+    loaded = ClusterSet.load(state)
+    try:
+        (one,) = loaded
+        one.api('POST', '/v1/peering/token', json={'PeerName': 'before-restart'})
+        old_ports = dict(one.ports)
+        one.restart()
+        assert one.scheme == 'https' and one.ports == old_ports
+        assert read_peering(one, 'before-restart')['State'] == 'PENDING'
+    finally:
+        loaded.stop()
+        subprocess.run(command + ['stop', '--state-dir', state], capture_output=True, text=True, check=True)
+
+
 def test_a_port_taken_before_consul_binds_it_is_replaced(tmp_path, monkeypatch):
     """free_ports() can race with other processes; a server that cannot bind starts again on new ports."""
     taken = socket.socket()

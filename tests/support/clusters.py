@@ -152,7 +152,8 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
             'name': self.name, 'datacenter': self.datacenter, 'address': self.address, 'host': self.host,
             'port': self.port, 'scheme': self.scheme, 'ports': self.ports, 'token': self.token,
             'ca_file': self.ca_file, 'wrong_ca_file': self.wrong_ca_file, 'client_cert': self.client_cert,
-            'client_key': self.client_key, 'acl': self.acl, 'tls': self.tls, 'verify_incoming': self.verify_incoming,
+            'client_key': self.client_key, 'server_cert': self.server_cert, 'server_key': self.server_key,
+            'acl': self.acl, 'tls': self.tls, 'verify_incoming': self.verify_incoming,
             'http': self.http, 'log_path': self.log_path, 'data_dir': self.data_dir, 'base_dir': self.base_dir,
             'pid': self.pid, 'module_args': self.module_args(), 'env': self.connection_env(),
             'config_overrides': self.config_overrides,
@@ -160,9 +161,12 @@ class Cluster:  # pylint: disable=too-many-instance-attributes
 
     @classmethod
     def from_details(cls, details):
-        """The Cluster that details() described (for `status` and `stop` from another process)."""
+        """The Cluster that details() described (for `status`, `stop` and restart() from another process)."""
+        # The server's own certificate too: restart() writes the configuration again, and HTTPS needs it.
         pki = {'ca.pem': details['ca_file'], 'wrong-ca.pem': details['wrong_ca_file'],
-               'client.pem': details['client_cert'], 'client-key.pem': details['client_key']}
+               'client.pem': details['client_cert'], 'client-key.pem': details['client_key'],
+               '%s-server.pem' % details['name']: details['server_cert'],
+               '%s-server-key.pem' % details['name']: details['server_key']}
         cluster = cls(int(details['name'][2:]), details['base_dir'], details['ports'], acl=details['acl'],
                       tls=details['tls'], verify_incoming=details['verify_incoming'], http=details['http'],
                       pki=pki, token=details['token'], config_overrides=details.get('config_overrides'))
