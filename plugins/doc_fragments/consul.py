@@ -116,6 +116,10 @@ options:
       - Admin partition of the peering (Consul Enterprise). Sent to Consul only when set.
       - When not set, E(CONSUL_PARTITION) is used.
     type: str
+requirements:
+  - Python 3.9 or later on the host that runs the module (the control node with C(connection=local), or the
+    execution environment)
+  - requests 2.25.1 or later and urllib3 1.26.5 or later (RHEL 9's C(python3-requests) and C(python3-urllib3))
 notes:
   - Options left unset fall back to the environment variables the C(consul) CLI reads. An option set in the
     task always wins over the environment. Set-but-empty variables count as unset.
