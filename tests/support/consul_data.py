@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Unit-test data: peerings and tokens shaped exactly as Consul 1.14 returns them (recorded from real servers)."""
+"""Unit-test data: peerings and tokens shaped exactly as Consul 1.14 returns them (recorded from real servers),
+and the ACL token the tests' clients send to a scripted server."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ import os
 FIXTURES = os.path.join(os.path.dirname(__file__), 'fixtures')
 ACCEPTOR_ID = 'b245b1c7-1517-b63b-86e7-dea79e2f5539'
 SECRET = '13e8f84e-a394-f753-6e0a-d81faa4e861e'
+# Sent by every client of a scripted server: a secret the tests look for in what the modules print.
+ACL_TOKEN = 'b1gs3cret-acl-token'
 
 
 def load_fixture(name):

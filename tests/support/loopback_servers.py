@@ -8,8 +8,9 @@
 Each answer is (status, body) or one of the faults RESET (close the connection without answering),
 RESET_MID_BODY (send headers and part of the body, then close), ('slow', seconds, status, body),
 ('trickle', seconds, status, body) (the whole answer, headers included, one byte every `seconds`),
-('redirect', status, location) or ('echo', status) (the request's headers back, as a proxy's error
-page may show them). The server records every request (method, path, headers, JSON body), so tests
+('redirect', status, location), ('echo', status) (the request's headers back, as a proxy's error
+page may show them) or ('headers', status, body, {name: value}) (an answer with headers of its own, such as
+X-Consul-Index). The server records every request (method, path, headers, JSON body), so tests
 can count write calls.
 """
 
@@ -79,12 +80,15 @@ class LoopbackHandler(BaseHTTPRequestHandler):
         self.send_header('Content-Length', '0')
         self.end_headers()
 
-    def answer(self, status, data, length=None, cut=False):
-        """Send `data` (bytes) as JSON; with `cut`, send the headers and only part of the body, then reset."""
+    def answer(self, status, data, length=None, cut=False, headers=None):
+        """Send `data` (bytes) as JSON, with `headers` too; with `cut`, send the headers and only part of the
+        body, then reset."""
         try:
             self.send_response(status)
             self.send_header('Content-Type', 'application/json')
             self.send_header('Content-Length', str(len(data) if length is None else length))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data[:len(data) // 2] if cut else data)
             if cut:
@@ -162,8 +166,12 @@ class ScriptedServer(LoopbackServer):
             return
         elif answer[0] == 'echo':
             answer = (answer[1], '\n'.join('%s: %s' % item for item in request.headers.items()))
-        status, payload = answer
-        request.answer(status, (payload if isinstance(payload, str) else json.dumps(payload)).encode())
+        headers = {}
+        if answer[0] == 'headers':
+            _kind, status, payload, headers = answer
+        else:
+            status, payload = answer
+        request.answer(status, (payload if isinstance(payload, str) else json.dumps(payload)).encode(), headers=headers)
 
 
 class ForwardProxy(LoopbackServer):

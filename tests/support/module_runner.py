@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Run a module's main() in-process with given arguments and return what it printed as JSON."""
+"""Run a module's main() in-process with given arguments and return what it printed as JSON; the connection
+options that aim a module at a loopback server."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from unittest import mock
 from ansible.module_utils import basic
 from ansible.module_utils.common import warnings as ansible_warnings
 from ansible.module_utils.common.text.converters import to_bytes
+
+from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN
 
 try:
     from ansible.module_utils.testing import patch_module_args
@@ -71,3 +74,9 @@ def run_module(module, args, check_mode=False, diff=False):
     if 'warnings' in result:
         result['warnings'] = [_warning_text(warning) for warning in result['warnings']]
     return result, raw
+
+
+def connection(server, **args):
+    """`args` with the connection options of the loopback `server` (plain HTTP) and the ACL token."""
+    args.update(host='127.0.0.1', port=server.port, token=ACL_TOKEN)
+    return args

@@ -20,23 +20,12 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
     ConsulTLSError, PeeringTokenRejectedError, consul_message, hint_for,
 )
 from ansible_collections.consul.peering.plugins.module_utils.options import Connection, resolve_connection
-from ansible_collections.consul.peering.tests.support.consul_data import make_peering
+from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN, make_peering
 from ansible_collections.consul.peering.tests.support.loopback_servers import (
     RESET, RESET_MID_BODY, ForwardProxy, ScriptedServer,
 )
 
-ACL_TOKEN = 'b1gs3cret-acl-token'
-
-
-@pytest.fixture(autouse=True)
-def no_backoff(monkeypatch):
-    monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
-
-
-@pytest.fixture
-def server():
-    with ScriptedServer() as scripted:
-        yield scripted
+pytestmark = pytest.mark.usefixtures('no_backoff')
 
 
 def client_for(server, **kwargs):

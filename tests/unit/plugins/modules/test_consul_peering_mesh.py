@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.consul.peering.plugins.module_utils import api, waiting
+from ansible_collections.consul.peering.plugins.module_utils import waiting
 from ansible_collections.consul.peering.plugins.modules import consul_peering_mesh
-from ansible_collections.consul.peering.tests.support.consul_data import SECRET, make_peering, make_token
+from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN, SECRET, make_peering, make_token
 from ansible_collections.consul.peering.tests.support.loopback_servers import ScriptedServer
-from ansible_collections.consul.peering.tests.support.module_runner import run_module
+from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
 
-ACL_TOKEN = 'b1gs3cret-acl-token'
+
+pytestmark = pytest.mark.usefixtures('no_backoff')
 
 
 @pytest.fixture(autouse=True)
 def fast(monkeypatch):
-    monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
     monkeypatch.setattr(waiting, 'POLL_FIRST', 0.01)
 
 
@@ -31,7 +31,6 @@ def clusters():
 
 
 def mesh_args(dc1, dc2, **args):
-    connection = lambda server: {'host': '127.0.0.1', 'port': server.port, 'token': ACL_TOKEN}  # noqa: E731
     args.setdefault('clusters', [{'name': 'dc1', 'connection': connection(dc1)},
                                  {'name': 'dc2', 'connection': connection(dc2)}])
     args.setdefault('pairs', [{'acceptor': 'dc1', 'dialer': 'dc2'}])
@@ -116,7 +115,6 @@ def test_a_cluster_that_refuses_the_wait_fails_its_pairs_and_the_others_still_fi
         dc2.script('POST', '/v1/peering/establish', (200, {}))
         dc3.script('GET', '/v1/peerings', (200, []), (403, 'ACL not found'))
         dc3.script('POST', '/v1/peering/establish', (200, {}))
-        connection = lambda server: {'host': '127.0.0.1', 'port': server.port, 'token': ACL_TOKEN}  # noqa: E731
         args = {'clusters': [{'name': name, 'connection': connection(server)}
                              for name, server in (('dc1', dc1), ('dc2', dc2), ('dc3', dc3))],
                 'pairs': [{'acceptor': 'dc1', 'dialer': 'dc2'}, {'acceptor': 'dc1', 'dialer': 'dc3'}]}

@@ -11,36 +11,22 @@ import time
 
 import pytest
 
-from ansible_collections.consul.peering.plugins.module_utils import api, module as module_util, waiting
+from ansible_collections.consul.peering.plugins.module_utils import module as module_util, waiting
 from ansible_collections.consul.peering.plugins.modules import consul_peering, consul_peering_info, consul_peering_token
-from ansible_collections.consul.peering.tests.support.consul_data import ACCEPTOR_ID, SECRET, make_peering, make_token
+from ansible_collections.consul.peering.tests.support.consul_data import ACCEPTOR_ID, ACL_TOKEN, SECRET, make_peering, make_token
 from ansible_collections.consul.peering.tests.support.loopback_servers import RESET, ScriptedServer
-from ansible_collections.consul.peering.tests.support.module_runner import run_module
+from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
 
-ACL_TOKEN = 'b1gs3cret-acl-token'
 NEW_TOKEN = make_token(PeerID='6d1e0d7a-0000-4000-8000-00000000abcd', EstablishmentSecret='f7e6d5c4-new-secret')
 
 
+pytestmark = pytest.mark.usefixtures('clean_environment')
+
+
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in ('CONSUL_HTTP_ADDR', 'CONSUL_HTTP_TOKEN', 'CONSUL_HTTP_TOKEN_FILE', 'CONSUL_CACERT', 'CONSUL_CAPATH',
-                 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'CONSUL_HTTP_SSL', 'CONSUL_HTTP_SSL_VERIFY',
-                 'CONSUL_PARTITION', 'CONSUL_HTTP_AUTH', 'CONSUL_TLS_SERVER_NAME'):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
+def quick_waits(monkeypatch):
     monkeypatch.setattr(waiting, 'POLL_FIRST', 0.01)
     monkeypatch.setattr(consul_peering, 'RACE_GRACE', 0.3)
-
-
-@pytest.fixture
-def server():
-    with ScriptedServer() as scripted:
-        yield scripted
-
-
-def connection(server, **args):
-    args.update(host='127.0.0.1', port=server.port, token=ACL_TOKEN)
-    return args
 
 
 def writes(server):

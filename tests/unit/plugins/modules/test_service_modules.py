@@ -8,20 +8,18 @@ against a scripted HTTP server answering as Consul 1.14.11 did: calls made, bodi
 
 from __future__ import annotations
 
-import json
 import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ansible_collections.consul.peering.plugins.module_utils import api, config_entries
+from ansible_collections.consul.peering.plugins.module_utils import config_entries
 from ansible_collections.consul.peering.plugins.modules import (
     consul_exported_services, consul_imported_service_info, consul_service_intentions,
 )
-from ansible_collections.consul.peering.tests.support.loopback_servers import Request, ScriptedServer
-from ansible_collections.consul.peering.tests.support.module_runner import run_module
+from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN
+from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
 
-ACL_TOKEN = 'b1gs3cret-acl-token'
 EXPORTS = '/v1/config/exported-services/default'
 WEB_INTENTIONS = '/v1/config/service-intentions/web'
 HEALTH = '/v1/health/service/web'
@@ -29,54 +27,12 @@ FILTERED = {'X-Consul-Results-Filtered-By-ACLs': 'true', 'X-Consul-Index': '12'}
 DENIED = "Permission denied: token with AccessorID '7558d477-2c7a-64d1-708e-3f18aad0c624' lacks permission '%s'"
 
 
-class ScriptedConsul(ScriptedServer):
-    """The scripted server, whose answers may also be ('headers', status, body, {name: value})."""
-
-    def handle(self, request):
-        raw = request.read_body()
-        self.requests.append(Request(request.command, request.path, dict(request.headers),
-                                     json.loads(raw) if raw else None))
-        answer = self._next_answer(request.command, request.path)
-        headers = {}
-        if answer[0] == 'headers':
-            _kind, status, payload, headers = answer
-        elif answer[0] == 'slow':
-            time.sleep(answer[1])
-            status, payload = answer[2:]
-        else:
-            status, payload = answer
-        data = (payload if isinstance(payload, str) else json.dumps(payload)).encode()
-        try:
-            request.send_response(status)
-            request.send_header('Content-Type', 'application/json')
-            request.send_header('Content-Length', str(len(data)))
-            for name, value in headers.items():
-                request.send_header(name, value)
-            request.end_headers()
-            request.wfile.write(data)
-        except OSError:
-            pass  # the client gave up
+pytestmark = pytest.mark.usefixtures('clean_environment')
 
 
 @pytest.fixture(autouse=True)
-def clean_environment(monkeypatch):
-    for name in ('CONSUL_HTTP_ADDR', 'CONSUL_HTTP_TOKEN', 'CONSUL_HTTP_TOKEN_FILE', 'CONSUL_CACERT', 'CONSUL_CAPATH',
-                 'CONSUL_CLIENT_CERT', 'CONSUL_CLIENT_KEY', 'CONSUL_HTTP_SSL', 'CONSUL_HTTP_SSL_VERIFY',
-                 'CONSUL_PARTITION', 'CONSUL_HTTP_AUTH', 'CONSUL_TLS_SERVER_NAME'):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setattr(api, 'BACKOFF_FACTOR', 0)
+def no_cas_pause(monkeypatch):
     monkeypatch.setattr(config_entries, 'CAS_PAUSE', 0)
-
-
-@pytest.fixture
-def server():
-    with ScriptedConsul() as scripted:
-        yield scripted
-
-
-def connection(server, **args):
-    args.update(host='127.0.0.1', port=server.port, token=ACL_TOKEN)
-    return args
 
 
 def calls(server):
