@@ -216,41 +216,45 @@ class MeshRun:
         if DELETE in getattr(pair, side + '_steps'):
             self.clients[getattr(pair, side).label].delete_peering(getattr(pair, side + '_name'))
 
-    def _acceptor_steps(self, pair):
-        client = self.clients[pair.acceptor.label]
-        for step in pair.acceptor_steps:
+    def _steps(self, pair, side, write):
+        """Carry out one side's steps: deletes and waits for them here, the rest through write(client, step)."""
+        client, name = self.clients[getattr(pair, side).label], getattr(pair, side + '_name')
+        for step in getattr(pair, side + '_steps'):
             if step == DELETE:
-                client.delete_peering(pair.acceptor_name)
+                client.delete_peering(name)
             elif step == WAIT_UNTIL_GONE:
-                self._wait_gone([pair], sides=('acceptor',))
+                self._wait_gone([pair], sides=(side,))
                 if pair.error:
                     return
-            elif step == GENERATE_TOKEN:
+            else:
+                write(client, step)
+
+    def _acceptor_steps(self, pair):
+        def write(client, step):
+            if step == GENERATE_TOKEN:
                 pair.token = client.generate_token(pair.acceptor_name, pair.acceptor.meta,
                                                    pair.acceptor.server_external_addresses)
                 client.secrets.add(pair.token)
 
+        self._steps(pair, 'acceptor', write)
+
     def _dialer_steps(self, pair):
-        token = pair.token
-        token_info, _secret = decode_peering_token(token)
+        token_info, _secret = decode_peering_token(pair.token)
         # The token is known now: decide the dialing side again with it (the plan used a stand-in).
         pair.dialer_steps = plan_establish(pair.dialer_current, pair.dialer_name, token_info, pair.dialer.meta,
                                            wait=False).actions + [WAIT_UNTIL_ACTIVE]
-        client = self.clients[pair.dialer.label]
-        for step in pair.dialer_steps:
-            if step == DELETE:
-                client.delete_peering(pair.dialer_name)
-            elif step == WAIT_UNTIL_GONE:
-                self._wait_gone([pair], sides=('dialer',))
-                if pair.error:
-                    return
-            elif step == ESTABLISH:
-                try:
-                    client.establish(pair.dialer_name, token, pair.dialer.meta)
-                except (PeeringTokenRejectedError, PeeringNameConflictError) as exc:
-                    # One run generates each token right before it is used, so a refusal is someone else's
-                    # run on the same pair, or a change on the accepting cluster: report it for this pair.
-                    raise ConsulError('%s (the pair is left as Consul has it; run again to repair it)' % exc)
+
+        def write(client, step):
+            if step != ESTABLISH:
+                return
+            try:
+                client.establish(pair.dialer_name, pair.token, pair.dialer.meta)
+            except (PeeringTokenRejectedError, PeeringNameConflictError) as exc:
+                # One run generates each token right before it is used, so a refusal is someone else's run on
+                # the same pair, or a change on the accepting cluster: report it for this pair.
+                raise ConsulError('%s (the pair is left as Consul has it; run again to repair it)' % exc)
+
+        self._steps(pair, 'dialer', write)
 
 
 def connect_with(secrets, resolve):
