@@ -19,9 +19,10 @@ import pytest
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook, user_environ
 from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    assert_no_secrets, delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for,
+    delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for,
 )
 from ansible_collections.consul.peering.tests.support.loopback_servers import ForwardProxy
+from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 
 def consul_cli(env, *args):
@@ -159,7 +160,6 @@ def test_the_consul_cli_accepts_a_token_wrapped_at_76_columns_too(dc1, dc2):
         assert cli.returncode == 0, cli.stderr
     finally:
         delete_everywhere([dc1, dc2], [acceptor, dialer])
-
 
 
 # -- proxies ----------------------------------------------------------------------------------------

@@ -11,8 +11,9 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    assert_no_secrets, peering_calls, read_peering, unique_name, write_calls,
+    peering_calls, read_peering, unique_name, write_calls,
 )
+from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 MESH = 4
 

@@ -14,8 +14,9 @@ import yaml
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    assert_no_secrets, delete_everywhere, peering_calls, read_peering, unique_name, wait_for, write_calls,
+    delete_everywhere, peering_calls, read_peering, unique_name, wait_for, write_calls,
 )
+from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 
 @pytest.fixture

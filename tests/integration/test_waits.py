@@ -18,8 +18,9 @@ import pytest
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    assert_no_secrets, delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for,
+    delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for,
 )
+from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 DIALER_WAIT = 'Wait until the dialing side is ACTIVE'
 ACCEPTOR_WAIT = 'Wait until the accepting side is ACTIVE'

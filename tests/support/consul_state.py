@@ -7,46 +7,12 @@
 
 from __future__ import annotations
 
-import base64
 import itertools
-import json
 import time
-from urllib.parse import quote
 
 _names = itertools.count(1)
 
 WRITE_METHODS = ('POST', 'PUT', 'DELETE')
-# Every peering token starts with the base64 of '{"CA":' (Consul marshals the CA field first).
-TOKEN_PREFIX = 'eyJDQSI6'
-
-
-PIECE = 16  # a leak of this many characters of a secret counts as a leak
-
-
-def secret_forms(secret):
-    """`secret` in every form a message can carry it: as is, repr-, JSON- and URL-escaped, base64-encoded,
-    and every piece of PIECE characters (a cut-off error text keeps one). Written apart from the product's
-    masking on purpose, so that a form it forgets still fails a test."""
-    forms = set()
-    for value in {secret, secret.strip()}:
-        forms.update((value, repr(value)[1:-1], json.dumps(value)[1:-1], quote(value, safe=''),
-                      base64.b64encode(value.encode()).decode()))
-        forms.update(value[start:start + PIECE] for start in range(max(len(value) - PIECE + 1, 1)))
-    return forms
-
-
-def basic_auth(user, password):
-    """The Authorization header value that carries `password`: a secret of its own."""
-    return base64.b64encode(('%s:%s' % (user, password)).encode()).decode()
-
-
-def assert_no_secrets(text, *secrets):
-    """Fail when any form of any secret, or anything shaped like a peering token, is in `text`: the failure
-    names which secret by its position, and never prints it or the text around it into the test log."""
-    leaked = [index for index, secret in enumerate(secrets + (TOKEN_PREFIX,))
-              if secret and any(form in text for form in secret_forms(secret))]
-    assert not leaked, 'secret(s) at position %s of %d (the last is the peering token prefix) found in the output' \
-        % (leaked, len(secrets) + 1)
 
 
 def unique_name(prefix):

@@ -9,7 +9,6 @@ import base64
 import json
 import socket
 import time
-from urllib.parse import quote
 
 import pytest
 
@@ -24,6 +23,7 @@ from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOK
 from ansible_collections.consul.peering.tests.support.loopback_servers import (
     RESET, RESET_MID_BODY, ForwardProxy, ScriptedServer,
 )
+from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 pytestmark = pytest.mark.usefixtures('no_backoff')
 
@@ -32,15 +32,6 @@ def client_for(server, **kwargs):
     kwargs.setdefault('token', ACL_TOKEN)
     kwargs.setdefault('timeout', 5)
     return ConsulClient(Connection('http', '127.0.0.1', server.port, **kwargs))
-
-
-def assert_no_secret_forms(text, *secrets):
-    """No secret in `text` as is, escaped, quoted, base64-encoded, or as any 16-character piece."""
-    for secret in secrets:
-        forms = {secret, repr(secret)[1:-1], json.dumps(secret)[1:-1], quote(secret, safe=''),
-                 base64.b64encode(secret.encode()).decode()}
-        forms.update(secret[start:start + 16] for start in range(max(len(secret) - 15, 1)))
-        assert not [form for form in forms if form in text], 'a form of secret %d is in the text' % secrets.index(secret)
 
 
 def free_port():
@@ -333,7 +324,7 @@ def test_acl_token_and_basic_auth_echoed_in_an_error_are_masked_in_every_form(se
     message = str(err.value)
     assert 'X-Consul-Token: ********' in message
     assert 'Authorization: Basic ********' in message
-    assert_no_secret_forms(message, ACL_TOKEN, 'pr0xy-passw0rd', 'b3BzOnByMHh5LXBhc3N3MHJk')
+    assert_no_secrets(message, ACL_TOKEN, 'pr0xy-passw0rd', 'b3BzOnByMHh5LXBhc3N3MHJk')
 
 
 def test_a_secret_cut_by_the_length_limit_is_masked_before_the_cut(server):
@@ -342,7 +333,7 @@ def test_a_secret_cut_by_the_length_limit_is_masked_before_the_cut(server):
     server.script('GET', '/v1/peerings', (400, body))
     with pytest.raises(ConsulAPIError) as err:
         client_for(server).list_peerings()
-    assert_no_secret_forms(str(err.value), ACL_TOKEN)
+    assert_no_secrets(str(err.value), ACL_TOKEN)
     assert 'x' * 100 + '********' in str(err.value)
 
 
@@ -351,7 +342,7 @@ def test_json_escaped_and_repr_escaped_secrets_are_masked(server):
     server.script('GET', '/v1/peerings', (500, json.dumps({'token': token, 'repr': repr(token)})))
     with pytest.raises(ConsulAPIError) as err:
         client_for(server, token=token).list_peerings()
-    assert_no_secret_forms(str(err.value), token)
+    assert_no_secrets(str(err.value), token)
 
 
 def test_timeout_bounds_the_whole_request_against_a_server_that_trickles(server):
@@ -437,7 +428,7 @@ def test_requests_go_through_the_proxy_and_its_log_line_holds_no_token(server):
     with ForwardProxy({'consul.test': '127.0.0.1'}) as proxy:
         assert proxied_client(server, proxy).list_peerings() == [{'Name': 'dc2'}]
     assert proxy.log == ['GET http://consul.test:%d/v1/peerings HTTP/1.1' % server.port]
-    assert_no_secret_forms(proxy.log[0], ACL_TOKEN)
+    assert_no_secrets(proxy.log[0], ACL_TOKEN)
     assert len(server.requests) == 1
 
 
@@ -458,7 +449,7 @@ def test_proxy_credentials_are_sent_to_the_proxy_only_and_never_shown(server):
             client.list_peerings()
     assert proxy.headers[0]['Proxy-Authorization'] == 'Basic ' + base64.b64encode(b'ops:pr0xy-s3cret').decode()
     assert 'Proxy-Authorization' not in server.requests[0].headers
-    assert_no_secret_forms(str(err.value), 'pr0xy-s3cret', base64.b64encode(b'ops:pr0xy-s3cret').decode())
+    assert_no_secrets(str(err.value), 'pr0xy-s3cret', base64.b64encode(b'ops:pr0xy-s3cret').decode())
 
 
 def test_a_failing_proxy_is_named_without_its_credentials(server):
@@ -468,7 +459,7 @@ def test_a_failing_proxy_is_named_without_its_credentials(server):
             as err:
         ConsulClient(connection).list_peerings()
     assert 'use_proxy: false' in str(err.value)
-    assert_no_secret_forms(str(err.value), 'pr0xy-s3cret')
+    assert_no_secrets(str(err.value), 'pr0xy-s3cret')
 
 
 def test_netrc_credentials_are_never_sent(server, tmp_path, monkeypatch):

@@ -16,9 +16,12 @@ from ansible_collections.consul.peering.plugins.modules import consul_peering, c
 from ansible_collections.consul.peering.tests.support.consul_data import ACCEPTOR_ID, ACL_TOKEN, SECRET, make_peering, make_token
 from ansible_collections.consul.peering.tests.support.loopback_servers import RESET, ScriptedServer
 from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
+from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
-NEW_TOKEN = make_token(PeerID='6d1e0d7a-0000-4000-8000-00000000abcd', EstablishmentSecret='f7e6d5c4-new-secret')
-
+NEW_SECRET = 'f7e6d5c4-new-secret'
+NEW_TOKEN = make_token(PeerID='6d1e0d7a-0000-4000-8000-00000000abcd', EstablishmentSecret=NEW_SECRET)
+# What no module output may show: the ACL token and the establishment secrets of both tokens.
+SECRETS = (ACL_TOKEN, SECRET, NEW_SECRET)
 
 pytestmark = pytest.mark.usefixtures('clean_environment')
 
@@ -31,11 +34,6 @@ def quick_waits(monkeypatch):
 
 def writes(server):
     return [(r.method, r.path) for r in server.requests if r.method != 'GET']
-
-
-def assert_no_secrets(raw, *extra):
-    for secret in (ACL_TOKEN, SECRET, 'f7e6d5c4-new-secret') + extra:
-        assert secret not in raw
 
 
 # -- consul_peering_token ---------------------------------------------------------------------
@@ -134,7 +132,7 @@ def test_establish_new_peering_waits_until_active(server):
     assert result['token_info']['peer_id'] == ACCEPTOR_ID
     assert result['diff']['after']['peer_id'] == ACCEPTOR_ID
     assert writes(server) == [('POST', '/v1/peering/establish')]
-    assert_no_secrets(raw, make_token())
+    assert_no_secrets(raw, *SECRETS, make_token())
 
 
 def test_establish_rerun_with_the_same_token_makes_no_write(server):
@@ -142,7 +140,7 @@ def test_establish_rerun_with_the_same_token_makes_no_write(server):
     result, raw = run_module(consul_peering, connection(server, peer_name='dc1', peering_token=make_token()))
     assert result['changed'] is False
     assert len(server.requests) == 1
-    assert_no_secrets(raw, make_token())
+    assert_no_secrets(raw, *SECRETS, make_token())
 
 
 def test_establish_with_a_token_for_another_peering_replaces_the_dialer(server):
@@ -200,7 +198,7 @@ def test_used_token_error_is_clear_and_hides_the_secret(server):
     assert result['failed'] is True
     assert ('The token was already used, a newer token was generated for that peering since, or the accepting '
             'side was deleted since the token was generated') in result['msg']
-    assert_no_secrets(raw, make_token())
+    assert_no_secrets(raw, *SECRETS, make_token())
 
 
 def test_refused_token_is_fine_when_a_concurrent_run_established_the_same_peering(server):
@@ -379,7 +377,7 @@ def test_a_refused_token_deletes_the_pending_dialing_side_this_run_created():
     assert CAUSES in result['msg']
     assert result['msg'].endswith('The PENDING dialing side this run created on this cluster was deleted.')
     assert writes(consul) == [('POST', '/v1/peering/establish'), ('DELETE', '/v1/peering/dc1')]
-    assert_no_secrets(raw, make_token())
+    assert_no_secrets(raw, *SECRETS, make_token())
 
 
 def test_a_refused_token_leaves_a_pending_dialing_side_that_existed_before_and_says_how_to_remove_it(server):
