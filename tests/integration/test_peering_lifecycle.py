@@ -21,18 +21,19 @@ from ansible_collections.consul.peering.tests.support.consul_state import (
 
 @pytest.fixture
 def names(dc1, dc2):
-    """Fresh peer names: `acceptor` is what dc1 calls dc2, `dialer` what dc2 calls dc1. Cleaned up after."""
-    pair = {'acceptor': unique_name('to-dc2'), 'dialer': unique_name('to-dc1')}
+    """Fresh peer names: `on_acceptor` is what dc1 (accepting) calls dc2, `on_dialer` what dc2 (dialing) calls dc1.
+    Cleaned up after."""
+    pair = {'on_acceptor': unique_name('to-dc2'), 'on_dialer': unique_name('to-dc1')}
     yield pair
     delete_everywhere([dc1, dc2], pair.values())
 
 
 def peer_tasks(dc1, dc2, names, **token_args):
     return [
-        task('Generate a token on dc1', dc1, 'consul_peering_token', peer_name=names['acceptor'], **token_args),
-        dict(task('Establish on dc2', dc2, 'consul_peering', peer_name=names['dialer'],
+        task('Generate a token on dc1', dc1, 'consul_peering_token', peer_name=names['on_acceptor'], **token_args),
+        dict(task('Establish on dc2', dc2, 'consul_peering', peer_name=names['on_dialer'],
                   peering_token="{{ token_result.token | default(omit) }}")),
-        task('Wait for dc1 to be ACTIVE', dc1, 'consul_peering', peer_name=names['acceptor']),
+        task('Wait for dc1 to be ACTIVE', dc1, 'consul_peering', peer_name=names['on_acceptor']),
     ]
 
 
@@ -61,8 +62,8 @@ def test_token_establish_and_both_sides_active(dc1, dc2, names):
     assert acceptor['changed'] is False and acceptor['peering']['State'] == 'ACTIVE'
 
     # Consul's own view: one peering, ACTIVE on both sides, dialer pointing at the acceptor's ID.
-    on_dc1 = read_peering(dc1, names['acceptor'])
-    on_dc2 = read_peering(dc2, names['dialer'])
+    on_dc1 = read_peering(dc1, names['on_acceptor'])
+    on_dc2 = read_peering(dc2, names['on_dialer'])
     assert on_dc1['State'] == 'ACTIVE' and on_dc2['State'] == 'ACTIVE'
     assert on_dc2['PeerID'] == on_dc1['ID']
     assert on_dc1['Meta'] == {'env': 'test'}
@@ -87,7 +88,7 @@ def test_rerun_with_the_same_token_makes_no_write(dc1, dc2, names):
     """The dialer is matched to the token's peer ID: no second establish, which Consul would refuse."""
     tasks = with_register(peer_tasks(dc1, dc2, names))
     tasks.insert(2, dict(task('Establish again with the same token', dc2, 'consul_peering',
-                              peering_token='{{ token_result.token }}', peer_name=names['dialer'])))
+                              peering_token='{{ token_result.token }}', peer_name=names['on_dialer'])))
     mark = dc2.log_mark()
     run = run_playbook(tasks)
     assert run.returncode == 0, run
@@ -106,14 +107,14 @@ def test_check_mode_makes_no_write(dc1, dc2, names):
     assert established['changed'] is True
     assert established['diff']['after']['state'] == 'ESTABLISHING'
     assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
-    assert read_peering(dc1, names['acceptor']) is None and read_peering(dc2, names['dialer']) is None
+    assert read_peering(dc1, names['on_acceptor']) is None and read_peering(dc2, names['on_dialer']) is None
 
 
 @pytest.mark.parametrize('side', ['dialer', 'acceptor'])
 def test_delete_from_each_side(dc1, dc2, names, side):
     assert run_playbook(with_register(peer_tasks(dc1, dc2, names))).returncode == 0
     cluster, other = (dc2, dc1) if side == 'dialer' else (dc1, dc2)
-    name, other_name = names[side], names['acceptor' if side == 'dialer' else 'dialer']
+    name, other_name = names['on_' + side], names['on_acceptor' if side == 'dialer' else 'on_dialer']
 
     check = run_playbook([task('Delete', cluster, 'consul_peering', peer_name=name, state='absent')],
                          check=True, diff=True)
@@ -139,37 +140,37 @@ def test_delete_from_each_side(dc1, dc2, names, side):
 def test_terminated_acceptor_is_recreated_and_peers_again(dc1, dc2, names):
     """After the dialer deleted its side, the acceptor is TERMINATED; a token run repairs the pair."""
     assert run_playbook(with_register(peer_tasks(dc1, dc2, names))).returncode == 0
-    old_id = read_peering(dc1, names['acceptor'])['ID']
-    dc2.api('DELETE', '/v1/peering/%s' % names['dialer'])
-    wait_for(lambda: (read_peering(dc1, names['acceptor']) or {}).get('State') == 'TERMINATED', timeout=30,
+    old_id = read_peering(dc1, names['on_acceptor'])['ID']
+    dc2.api('DELETE', '/v1/peering/%s' % names['on_dialer'])
+    wait_for(lambda: (read_peering(dc1, names['on_acceptor']) or {}).get('State') == 'TERMINATED', timeout=30,
              what='acceptor TERMINATED')
-    wait_for(lambda: read_peering(dc2, names['dialer']) is None, what='dialer gone')
+    wait_for(lambda: read_peering(dc2, names['on_dialer']) is None, what='dialer gone')
 
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names)))
     assert run.returncode == 0, run
     assert run.result('Establish on dc2')['changed'] is True
-    on_dc1 = read_peering(dc1, names['acceptor'])
+    on_dc1 = read_peering(dc1, names['on_acceptor'])
     assert on_dc1['State'] == 'ACTIVE' and on_dc1['ID'] != old_id
-    assert read_peering(dc2, names['dialer'])['PeerID'] == on_dc1['ID']
+    assert read_peering(dc2, names['on_dialer'])['PeerID'] == on_dc1['ID']
 
 
 def test_token_for_a_recreated_acceptor_replaces_the_dialer(dc1, dc2, names):
     """Right after the acceptor was deleted the dialer may still look ACTIVE; the new token must still win."""
     assert run_playbook(with_register(peer_tasks(dc1, dc2, names))).returncode == 0
-    old_dialer = read_peering(dc2, names['dialer'])
-    dc1.api('DELETE', '/v1/peering/%s' % names['acceptor'])
-    wait_for(lambda: read_peering(dc1, names['acceptor']) is None, what='acceptor gone')
+    old_dialer = read_peering(dc2, names['on_dialer'])
+    dc1.api('DELETE', '/v1/peering/%s' % names['on_acceptor'])
+    wait_for(lambda: read_peering(dc1, names['on_acceptor']) is None, what='acceptor gone')
 
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names)), diff=True)
     assert run.returncode == 0, run
     established = run.result('Establish on dc2')
     assert established['actions'] == ['delete', 'wait_until_gone', 'establish', 'wait_until_active']
     assert established['diff']['before']['peer_id'] == old_dialer['PeerID']
-    assert established['diff']['after']['peer_id'] == read_peering(dc1, names['acceptor'])['ID']
-    on_dc2 = read_peering(dc2, names['dialer'])
+    assert established['diff']['after']['peer_id'] == read_peering(dc1, names['on_acceptor'])['ID']
+    on_dc2 = read_peering(dc2, names['on_dialer'])
     assert on_dc2['ID'] != old_dialer['ID']
-    assert on_dc2['PeerID'] == read_peering(dc1, names['acceptor'])['ID']
-    assert read_peering(dc1, names['acceptor'])['State'] == 'ACTIVE'
+    assert on_dc2['PeerID'] == read_peering(dc1, names['on_acceptor'])['ID']
+    assert read_peering(dc1, names['on_acceptor'])['State'] == 'ACTIVE'
 
 
 def test_info_lists_and_reads(dc1, dc2, names):
@@ -177,11 +178,11 @@ def test_info_lists_and_reads(dc1, dc2, names):
     mark = dc1.log_mark()
     run = run_playbook([
         task('List', dc1, 'consul_peering_info'),
-        task('Read', dc1, 'consul_peering_info', name=names['acceptor']),
+        task('Read', dc1, 'consul_peering_info', name=names['on_acceptor']),
         task('Read missing', dc1, 'consul_peering_info', name='no-such-peer'),
     ], check=True)
     assert run.returncode == 0, run
-    assert names['acceptor'] in [p['Name'] for p in run.result('List')['peerings']]
+    assert names['on_acceptor'] in [p['Name'] for p in run.result('List')['peerings']]
     assert run.result('Read')['exists'] is True and run.result('Read')['peering']['State'] == 'ACTIVE'
     assert run.result('Read missing')['exists'] is False and run.result('Read missing')['peering'] is None
     assert len(peering_calls(dc1, mark)) == 3

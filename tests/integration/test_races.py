@@ -18,7 +18,7 @@ from test_role_and_playbooks import role_play
 
 @pytest.mark.parametrize('attempt', [1, 2])
 def test_two_simultaneous_runs_converge(dc1, dc2, attempt):
-    names = {'acceptor': unique_name('race%d-dc2' % attempt), 'dialer': unique_name('race%d-dc1' % attempt)}
+    names = {'on_acceptor': unique_name('race%d-dc2' % attempt), 'on_dialer': unique_name('race%d-dc1' % attempt)}
     runs = {}
     start = threading.Barrier(2)
 
@@ -35,10 +35,10 @@ def test_two_simultaneous_runs_converge(dc1, dc2, attempt):
         assert sorted(runs) == ['first', 'second']  # both runs finished
         for key, run in runs.items():
             assert run.returncode == 0, (key, run)
-        on_dc1, on_dc2 = read_peering(dc1, names['acceptor']), read_peering(dc2, names['dialer'])
+        on_dc1, on_dc2 = read_peering(dc1, names['on_acceptor']), read_peering(dc2, names['on_dialer'])
         assert on_dc1['State'] == 'ACTIVE' and on_dc2['State'] == 'ACTIVE'
         assert on_dc2['PeerID'] == on_dc1['ID']
-        assert [p['Name'] for p in dc1.api('GET', '/v1/peerings').json()].count(names['acceptor']) == 1
+        assert [p['Name'] for p in dc1.api('GET', '/v1/peerings').json()].count(names['on_acceptor']) == 1
         # And a third run finds nothing to do.
         assert run_playbook(plays=role_play(dc1, dc2, names)).changed_tasks == []
     finally:

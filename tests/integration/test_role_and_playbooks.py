@@ -21,7 +21,7 @@ from ansible_collections.consul.peering.tests.support.secret_scan import assert_
 
 @pytest.fixture
 def names(dc1, dc2):
-    pair = {'acceptor': unique_name('role-dc2'), 'dialer': unique_name('role-dc1')}
+    pair = {'on_acceptor': unique_name('role-dc2'), 'on_dialer': unique_name('role-dc1')}
     yield pair
     delete_everywhere([dc1, dc2], pair.values())
 
@@ -40,16 +40,16 @@ def role_play(dc1, dc2, names, state='present'):
             'vars': {
                 'cluster_peering_state': state,
                 'cluster_peering_acceptor': {'label': 'dc1', 'connection': dc1.module_args(),
-                                             'peer_name': names['acceptor']},
+                                             'peer_name': names['on_acceptor']},
                 'cluster_peering_dialer': {'label': 'dc2', 'connection': dc2.module_args(),
-                                           'peer_name': names['dialer']},
+                                           'peer_name': names['on_dialer']},
             },
         }],
     }]
 
 
 def assert_peered(dc1, dc2, names):
-    on_dc1, on_dc2 = read_peering(dc1, names['acceptor']), read_peering(dc2, names['dialer'])
+    on_dc1, on_dc2 = read_peering(dc1, names['on_acceptor']), read_peering(dc2, names['on_dialer'])
     assert on_dc1['State'] == 'ACTIVE' and on_dc2['State'] == 'ACTIVE'
     assert on_dc2['PeerID'] == on_dc1['ID']
 
@@ -79,13 +79,13 @@ def test_role_check_mode_on_a_fresh_pair_writes_nothing_and_diffs_both_sides(dc1
     assert run.returncode == 0, run
     on_dc1, on_dc2 = run.result(PEER_TASK)['diff']
     assert (on_dc1['before_header'], on_dc2['before_header']) == ('dc1', 'dc2')
-    assert on_dc1['before'][names['acceptor']]['state'] == 'absent'
-    assert on_dc1['after'][names['acceptor']]['state'] == 'PENDING'
-    assert on_dc2['before'][names['dialer']]['state'] == 'absent'
-    assert on_dc2['after'][names['dialer']]['state'] == 'ESTABLISHING'
+    assert on_dc1['before'][names['on_acceptor']]['state'] == 'absent'
+    assert on_dc1['after'][names['on_acceptor']]['state'] == 'PENDING'
+    assert on_dc2['before'][names['on_dialer']]['state'] == 'absent'
+    assert on_dc2['after'][names['on_dialer']]['state'] == 'ESTABLISHING'
     assert '--- before: dc1' in run.stdout and '+++ after: dc2' in run.stdout
     assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
-    assert read_peering(dc1, names['acceptor']) is None and read_peering(dc2, names['dialer']) is None
+    assert read_peering(dc1, names['on_acceptor']) is None and read_peering(dc2, names['on_dialer']) is None
 
 
 def test_role_check_mode_on_a_peered_pair_reports_nothing(dc1, dc2, names):
@@ -97,7 +97,7 @@ def test_role_check_mode_on_a_peered_pair_reports_nothing(dc1, dc2, names):
 
 def test_role_repairs_a_token_that_was_never_used(dc1, dc2, names):
     """A run interrupted between token and establish leaves a PENDING acceptor; the next run peers."""
-    dc1.api('POST', '/v1/peering/token', json={'PeerName': names['acceptor']})
+    dc1.api('POST', '/v1/peering/token', json={'PeerName': names['on_acceptor']})
     run = run_playbook(plays=role_play(dc1, dc2, names))
     assert run.returncode == 0, run
     assert_peered(dc1, dc2, names)
@@ -105,8 +105,8 @@ def test_role_repairs_a_token_that_was_never_used(dc1, dc2, names):
 
 def test_role_repairs_a_pair_whose_dialer_was_deleted(dc1, dc2, names):
     assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
-    dc2.api('DELETE', '/v1/peering/%s' % names['dialer'])
-    wait_for(lambda: (read_peering(dc1, names['acceptor']) or {}).get('State') == 'TERMINATED', timeout=30,
+    dc2.api('DELETE', '/v1/peering/%s' % names['on_dialer'])
+    wait_for(lambda: (read_peering(dc1, names['on_acceptor']) or {}).get('State') == 'TERMINATED', timeout=30,
              what='acceptor TERMINATED')
     run = run_playbook(plays=role_play(dc1, dc2, names))
     assert run.returncode == 0, run
@@ -119,11 +119,11 @@ def test_role_absent_removes_both_sides(dc1, dc2, names):
     assert check.changed_tasks == ['Unpeer the accepting and the dialing cluster']
     (pair,) = check.result('Unpeer the accepting and the dialing cluster')['pairs']
     assert pair['dialer_actions'] == pair['acceptor_actions'] == ['delete', 'wait_until_gone']
-    assert read_peering(dc1, names['acceptor'])['State'] == 'ACTIVE'
+    assert read_peering(dc1, names['on_acceptor'])['State'] == 'ACTIVE'
 
     run = run_playbook(plays=role_play(dc1, dc2, names, state='absent'))
     assert run.returncode == 0, run
-    assert read_peering(dc1, names['acceptor']) is None and read_peering(dc2, names['dialer']) is None
+    assert read_peering(dc1, names['on_acceptor']) is None and read_peering(dc2, names['on_dialer']) is None
     again = run_playbook(plays=role_play(dc1, dc2, names, state='absent'))
     assert again.changed_tasks == []
 
@@ -144,7 +144,7 @@ def test_role_never_shows_a_token_at_vvv(dc1, dc2, names):
     # The establishment secret of the token that was used is stored nowhere we can read it, but the
     # token's non-secret parts are: the peer ID must show up, the token itself must not.
     assert_no_secrets(run.output, dc1.token, dc2.token)
-    assert read_peering(dc1, names['acceptor'])['ID'] in run.output
+    assert read_peering(dc1, names['on_acceptor'])['ID'] in run.output
     assert 'EstablishmentSecret' not in run.output and 'PeeringToken' not in run.output
 
 

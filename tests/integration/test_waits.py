@@ -31,9 +31,9 @@ def role_vars(acceptor, dialer, names, **extra):
         'cluster_peering_state': 'present',
         'cluster_peering_wait_timeout': 120,
         'cluster_peering_acceptor': {'label': acceptor.name, 'connection': acceptor.module_args(),
-                                     'peer_name': names['acceptor']},
+                                     'peer_name': names['on_acceptor']},
         'cluster_peering_dialer': {'label': dialer.name, 'connection': dialer.module_args(),
-                                   'peer_name': names['dialer']},
+                                   'peer_name': names['on_dialer']},
     }
     variables.update(extra)
     return variables
@@ -44,16 +44,16 @@ def tasks_paused_before_the_wait(acceptor, dialer, names, reached, proceed):
     ACTIVE, with two tasks before the wait: one tells the test that the establish is done, the other holds
     the play until the test has killed the dialing server."""
     return [
-        dict(task('Generate the token', acceptor, 'consul_peering_token', peer_name=names['acceptor']),
+        dict(task('Generate the token', acceptor, 'consul_peering_token', peer_name=names['on_acceptor']),
              register='generated'),
-        task('Establish without waiting', dialer, 'consul_peering', peer_name=names['dialer'],
+        task('Establish without waiting', dialer, 'consul_peering', peer_name=names['on_dialer'],
              peering_token='{{ generated.token }}', wait=False),
         {'name': 'Tell the test that the establish is done', 'ansible.builtin.file': {'path': reached,
                                                                                       'state': 'touch'}},
         {'name': 'Wait until the test has killed the dialing server',
          'ansible.builtin.wait_for': {'path': proceed, 'timeout': 300, 'sleep': 1}},
-        task(DIALER_WAIT, dialer, 'consul_peering', peer_name=names['dialer'], wait_timeout=120),
-        task(ACCEPTOR_WAIT, acceptor, 'consul_peering', peer_name=names['acceptor'], wait_timeout=120),
+        task(DIALER_WAIT, dialer, 'consul_peering', peer_name=names['on_dialer'], wait_timeout=120),
+        task(ACCEPTOR_WAIT, acceptor, 'consul_peering', peer_name=names['on_acceptor'], wait_timeout=120),
     ]
 
 
@@ -61,7 +61,7 @@ def test_a_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_factory
     """The dialing server is killed between the establish (wait: false) and the wait for ACTIVE, and comes
     back only after the wait's first read was refused: the wait keeps reading until it is ACTIVE."""
     acceptor, dialer = cluster_factory(2, acl=True, tls=True)
-    names = {'acceptor': unique_name('down-dc2'), 'dialer': unique_name('down-dc1')}
+    names = {'on_acceptor': unique_name('down-dc2'), 'on_dialer': unique_name('down-dc1')}
     reached, proceed, remote_tmp = (str(tmp_path / part) for part in ('reached', 'proceed', 'remote-tmp'))
     play = {'name': 'The modules with a restart injected', 'hosts': 'localhost', 'gather_facts': False,
             'tasks': tasks_paused_before_the_wait(acceptor, dialer, names, reached, proceed)}
@@ -99,12 +99,12 @@ def test_a_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_factory
     assert waiting_while_down
     assert run.result(DIALER_WAIT)['peering']['State'] == 'ACTIVE'
     assert run.result(ACCEPTOR_WAIT)['peering']['State'] == 'ACTIVE'
-    on_acceptor, on_dialer = read_peering(acceptor, names['acceptor']), read_peering(dialer, names['dialer'])
+    on_acceptor, on_dialer = read_peering(acceptor, names['on_acceptor']), read_peering(dialer, names['on_dialer'])
     assert on_acceptor['State'] == 'ACTIVE' and on_dialer['State'] == 'ACTIVE'
     assert on_dialer['PeerID'] == on_acceptor['ID']
     harness_note('test_waits: dialing server down for %.1f s (killed to ready again); the play finished %.1f s '
                  'after it was ready' % (ready - killed, finished - ready))
-    delete_everywhere([acceptor, dialer], [names['dialer'], names['acceptor']])
+    delete_everywhere([acceptor, dialer], [names['on_dialer'], names['on_acceptor']])
 
 
 def test_a_token_whose_accepting_side_was_deleted_is_explained_and_leaves_no_dialing_side(dc1, dc2):
@@ -132,7 +132,7 @@ def test_a_token_whose_accepting_side_was_deleted_is_explained_and_leaves_no_dia
 
 @pytest.mark.parametrize('value', [-5, 0])
 def test_role_refuses_a_wait_timeout_that_is_not_positive_before_any_call(dc1, dc2, value):
-    names = {'acceptor': unique_name('wt-dc2'), 'dialer': unique_name('wt-dc1')}
+    names = {'on_acceptor': unique_name('wt-dc2'), 'on_dialer': unique_name('wt-dc1')}
     marks = dc1.log_mark(), dc2.log_mark()
     run = run_playbook(plays=[{
         'name': 'Peer dc1 and dc2', 'hosts': 'localhost', 'gather_facts': False,
