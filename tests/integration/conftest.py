@@ -5,9 +5,10 @@
 
 """Real Consul clusters for the integration tests, started once per session and always stopped.
 
-Fixtures: `clusters` (dc1 and dc2, ACLs on with default deny, HTTPS only), `dc1`, `dc2`, and
-`cluster_factory(count, acl=..., tls=..., verify_incoming=..., http=...)` for other shapes. When any test
-failed, the servers' logs are kept and the summary at the end of the run says where.
+Fixtures: `clusters` (dc1 and dc2, ACLs on with default deny, HTTPS only), `dc1`, `dc2`,
+`cluster_factory(count, acl=..., tls=..., verify_incoming=..., http=...)` for other shapes, `names` (fresh
+peer names for dc1 and dc2, deleted afterwards) and `harness_note`. When any test failed, the servers' logs
+are kept and the summary at the end of the run says where.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
+from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, peer_names
 
 _KEPT_LOGS = pytest.StashKey[list]()
 _NOTES = pytest.StashKey[list]()
@@ -60,6 +62,15 @@ def dc1(clusters):
 def dc2(clusters):
     """The second cluster of `clusters`."""
     return clusters[1]
+
+
+@pytest.fixture
+def names(dc1, dc2):  # pylint: disable=redefined-outer-name
+    """Fresh peer names for dc1 (accepting) and dc2 (dialing): `on_acceptor` is what dc1 calls dc2,
+    `on_dialer` what dc2 calls dc1. Deleted on both clusters after the test."""
+    pair = peer_names('peer')
+    yield pair
+    delete_everywhere([dc1, dc2], pair.values())
 
 
 @pytest.fixture

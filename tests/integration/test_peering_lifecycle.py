@@ -15,17 +15,8 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for, write_calls,
+    peering_calls, read_peering, task, wait_for, write_calls,
 )
-
-
-@pytest.fixture
-def names(dc1, dc2):
-    """Fresh peer names: `on_acceptor` is what dc1 (accepting) calls dc2, `on_dialer` what dc2 (dialing) calls dc1.
-    Cleaned up after."""
-    pair = {'on_acceptor': unique_name('to-dc2'), 'on_dialer': unique_name('to-dc1')}
-    yield pair
-    delete_everywhere([dc1, dc2], pair.values())
 
 
 def peer_tasks(dc1, dc2, names, **token_args):

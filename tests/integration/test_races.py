@@ -12,13 +12,13 @@ import threading
 import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
-from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, read_peering, unique_name
+from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, peer_names, read_peering
 from test_role_and_playbooks import role_play
 
 
 @pytest.mark.parametrize('attempt', [1, 2])
 def test_two_simultaneous_runs_converge(dc1, dc2, attempt):
-    names = {'on_acceptor': unique_name('race%d-dc2' % attempt), 'on_dialer': unique_name('race%d-dc1' % attempt)}
+    names = peer_names('race%d' % attempt)
     runs = {}
     start = threading.Barrier(2)
 

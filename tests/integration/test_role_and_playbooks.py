@@ -9,21 +9,13 @@ from __future__ import annotations
 
 import os
 
-import pytest
 import yaml
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, peering_calls, read_peering, unique_name, wait_for, write_calls,
+    peering_calls, read_peering, wait_for, write_calls,
 )
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
-
-
-@pytest.fixture
-def names(dc1, dc2):
-    pair = {'on_acceptor': unique_name('role-dc2'), 'on_dialer': unique_name('role-dc1')}
-    yield pair
-    delete_everywhere([dc1, dc2], pair.values())
 
 
 PEER_TASK = 'Peer the accepting and the dialing cluster'

@@ -18,7 +18,7 @@ import pytest
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for,
+    delete_everywhere, peer_names, peering_calls, read_peering, task, unique_name, wait_for,
 )
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
@@ -61,7 +61,7 @@ def test_a_wait_survives_a_dialer_that_is_down_at_its_first_read(cluster_factory
     """The dialing server is killed between the establish (wait: false) and the wait for ACTIVE, and comes
     back only after the wait's first read was refused: the wait keeps reading until it is ACTIVE."""
     acceptor, dialer = cluster_factory(2, acl=True, tls=True)
-    names = {'on_acceptor': unique_name('down-dc2'), 'on_dialer': unique_name('down-dc1')}
+    names = peer_names('down')
     reached, proceed, remote_tmp = (str(tmp_path / part) for part in ('reached', 'proceed', 'remote-tmp'))
     play = {'name': 'The modules with a restart injected', 'hosts': 'localhost', 'gather_facts': False,
             'tasks': tasks_paused_before_the_wait(acceptor, dialer, names, reached, proceed)}
@@ -132,7 +132,7 @@ def test_a_token_whose_accepting_side_was_deleted_is_explained_and_leaves_no_dia
 
 @pytest.mark.parametrize('value', [-5, 0])
 def test_role_refuses_a_wait_timeout_that_is_not_positive_before_any_call(dc1, dc2, value):
-    names = {'on_acceptor': unique_name('wt-dc2'), 'on_dialer': unique_name('wt-dc1')}
+    names = peer_names('wt')
     marks = dc1.log_mark(), dc2.log_mark()
     run = run_playbook(plays=[{
         'name': 'Peer dc1 and dc2', 'hosts': 'localhost', 'gather_facts': False,

@@ -20,6 +20,12 @@ def unique_name(prefix):
     return '%s-%d-%d' % (prefix, int(time.time()) % 100000, next(_names))
 
 
+def peer_names(prefix):
+    """Fresh peer names for a pair where dc1 accepts and dc2 dials: 'on_acceptor' is what dc1 calls dc2,
+    'on_dialer' what dc2 calls dc1."""
+    return {'on_acceptor': unique_name('%s-dc2' % prefix), 'on_dialer': unique_name('%s-dc1' % prefix)}
+
+
 def task(title, cluster, module, **args):
     """A playbook task running consul.peering.<module> against `cluster` with its connection options."""
     merged = dict(cluster.module_args())
