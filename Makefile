@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 COLLECTIONS := $(VENV)/collections
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS)
 export PATH := $(BIN):$(PATH)
+# The tests, molecule's cluster commands, the benchmarks and the demo import their support code,
+# ansible_collections.consul.peering.tests.support, from the same collections folder.
+units integration molecule bench demo demo-keep: export PYTHONPATH := $(COLLECTIONS)
 
 .PHONY: help setup venv consul units sanity compat integration molecule lint docs test bench demo demo-keep clean
 
@@ -32,10 +35,10 @@ $(COLLECTIONS)/ansible_collections/consul/peering:
 	ln -sfn $(CURDIR) $@
 
 consul: venv
-	$(BIN)/python tests/harness/consul_build.py
+	$(BIN)/python tests/support/consul_build.py
 
 units: venv
-	PYTHONPATH=$(COLLECTIONS) $(BIN)/python -m pytest -p no:cacheprovider tests/unit
+	$(BIN)/python -m pytest -p no:cacheprovider tests/unit
 
 sanity: venv
 	$(BIN)/python tests/utils/run_sanity.py
