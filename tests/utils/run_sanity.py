@@ -62,7 +62,12 @@ def install_pip_shim():
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--command', default='sanity', choices=['sanity', 'units'], help='ansible-test command')
-    parser.add_argument('--python', default='%d.%d' % sys.version_info[:2], help='Python version to test with')
+    parser.add_argument('--python', default='%d.%d' % sys.version_info[:2],
+                        help='Python version to test with; "all" runs the tests that are Python version specific (compile, '
+                             'import) on every version that ansible-test finds on PATH and the collection supports')
+    parser.add_argument('--local', action='store_true',
+                        help='run ansible-test in the current Python (installing its requirements there) instead of a '
+                             'fresh virtualenv: for dedicated virtualenvs, such as the ones compat.py builds')
     parser.add_argument('--keep', action='store_true', help='keep the copied tree and print where it is')
     parser.add_argument('args', nargs='*', help='extra arguments for ansible-test (after --)')
     options = parser.parse_args()
@@ -72,7 +77,10 @@ def main():
         sys.exit('ansible-test is not on PATH: run `make venv` first')
     install_pip_shim()
 
-    top = tempfile.mkdtemp(prefix='consul-peering-%s-' % options.command)
+    # Not in /tmp: the copy must live as long as the run, whatever cleans up temporary folders meanwhile.
+    trees = os.path.join(os.environ.get('XDG_CACHE_HOME') or os.path.expanduser('~/.cache'), 'consul-peering', 'trees')
+    os.makedirs(trees, exist_ok=True)
+    top = tempfile.mkdtemp(prefix='%s-' % options.command, dir=trees)
     target = os.path.join(top, 'ansible_collections', 'consul', 'peering')
     for name in collection_files():
         destination = os.path.join(target, name)
@@ -85,8 +93,8 @@ def main():
         handle.write('tests/output/\n')
     subprocess.run(['git', 'add', '-A'], cwd=target, check=True)
 
-    command = [ansible_test, options.command, '--python', options.python, '--venv', '--requirements',
-               '--color', 'no'] + options.args
+    command = [ansible_test, options.command] + ([] if options.python == 'all' else ['--python', options.python])
+    command += ['--local' if options.local else '--venv', '--requirements', '--color', 'no'] + options.args
     print('+ (in %s) %s' % (target, ' '.join(command)), flush=True)
     env = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=top)
     status = subprocess.run(command, cwd=target, env=env, check=False).returncode
