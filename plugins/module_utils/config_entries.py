@@ -20,6 +20,7 @@ import time
 from urllib.parse import quote
 
 from ansible_collections.consul.peering.plugins.module_utils.errors import ConsulAPIError, ConsulPermissionError
+from ansible_collections.consul.peering.plugins.module_utils.imports import FILTERED_HEADER
 from ansible_collections.consul.peering.plugins.module_utils.module import PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
     ACTIVE, DELETING, Plan, PeeringError, is_deleting, validate_peer_name,
@@ -44,6 +45,7 @@ COMPUTED_SOURCE_FIELDS = ('Precedence', 'Type')
 # LegacyMeta ("Sources[0].LegacyMeta must be omitted") and Consul drops the other three on any such write.
 LEGACY_SOURCE_FIELDS = ('LegacyID', 'LegacyMeta', 'LegacyCreateTime', 'LegacyUpdateTime')
 _DEFAULT_TENANCY = (None, '', 'default')
+_UNREAD = object()
 
 # A conflict means another writer's write landed in between, so every attempt follows someone's progress;
 # ten covers ten writers of one entry at the same moment. The pause spreads writers that collided.
@@ -57,6 +59,10 @@ CONNECT_OFF = 'Connect must be enabled'
 
 class EntryConflictError(PeeringError):
     """Other writers changed the entry between every read and write of this run."""
+
+
+class EntriesFilteredError(PeeringError):
+    """Consul left entries out of a list because the token may not read them."""
 
 
 class EntryPlan(Plan):
@@ -145,7 +151,8 @@ def _pick_actions(changed, remains):
 # -- exported-services ----------------------------------------------------------------------
 
 def _is_service(item, service):
-    return item.get('Name') == service and _is_default_tenancy(item)
+    # service None: every service (removing peers from all of them).
+    return (service is None or item.get('Name') == service) and _is_default_tenancy(item)
 
 
 def export_consumers(entry, service):
@@ -158,9 +165,11 @@ def merge_export(current, service, peers, state=PRESENT, exclusive=False):
     """The Services of an exported-services entry with only `service`'s peer consumers changed.
 
     present adds `peers` (exclusive: and removes the service's other peers); absent removes `peers`, or the
-    whole service when `peers` is None. Other services, partition consumers and the stored order are kept;
-    new consumers and services go last. A service left without consumers is removed: Consul refuses one.
+    whole service when `peers` is None. With `service` None (absent only), `peers` are removed from every
+    service. Other services, partition consumers and the stored order are kept; new consumers and services go
+    last. A service left without consumers is removed: Consul refuses one.
     """
+    check_export_scope(service, peers, state)
     services = copy.deepcopy((current or {}).get('Services') or [])
     if state == ABSENT and peers is None:
         return [item for item in services if not _is_service(item, service)]
@@ -189,15 +198,40 @@ def merge_export(current, service, peers, state=PRESENT, exclusive=False):
     return [item for item in services if not _is_service(item, service) or item['Consumers']]
 
 
+def check_export_scope(service, peers, state):
+    """Fail unless a change without `service` is the one it can be: absent, for peers that are named."""
+    if service is None and (state != ABSENT or peers is None):
+        raise PeeringError('Without a service, only state=absent with peers is possible: it makes those peers '
+                           'consumers of no service')
+
+
+def services_naming(entry, peers):
+    """Names of the services (default namespace) that `peers` consume in an exported-services entry, in order."""
+    return _unique(item.get('Name') for item in (entry or {}).get('Services') or [] if _is_service(item, None)
+                   for consumer in item.get('Consumers') or [] if consumer.get('Peer') in peers)
+
+
+def peers_view(entry, peers, names):
+    """The diff's view of a removal of `peers` from every service: each service in `names` and its consumers."""
+    return {'peers': list(peers), 'services': dict((name, export_consumers(entry, name)) for name in names)}
+
+
 def plan_export(current, service, peers, state=PRESENT, exclusive=False, partition=None):
     """Plan consul_exported_services: the entry with this service's consumers as wanted, or nothing to do.
 
-    The diff shows this service's consumers only. An entry left without services is deleted, unless it holds
-    more than its services (Meta): then it is written without them, which Consul accepts.
+    The diff shows this service's consumers only; without `service`, every service that `peers` consumed,
+    with its consumers. An entry left without services is deleted, unless it holds more than its services
+    (Meta): then it is written without them, which Consul accepts.
     """
     services = merge_export(current, service, peers, state, exclusive)
-    before_peers = export_consumers(current, service)
-    after_peers = export_consumers({'Services': services}, service)
+    if service is None:
+        named = services_naming(current, peers)
+        before, after = peers_view(current, peers, named), peers_view({'Services': services}, peers, named)
+        before_peers = after_peers = []
+    else:
+        before_peers = export_consumers(current, service)
+        after_peers = export_consumers({'Services': services}, service)
+        before, after = {'service': service, 'consumers': before_peers}, {'service': service, 'consumers': after_peers}
     changed = services != ((current or {}).get('Services') or [])
     entry = entry_base(current, EXPORTED_SERVICES, partition or EXPORTS_ENTRY, partition)
     entry.pop('Services', None)
@@ -205,16 +239,16 @@ def plan_export(current, service, peers, state=PRESENT, exclusive=False, partiti
         entry['Services'] = services
     holds_more = any(value for key, value in entry.items() if key not in ('Kind', 'Name', 'Partition', 'Namespace'))
     actions = _pick_actions(changed, holds_more)
-    return EntryPlan(actions, {'service': service, 'consumers': before_peers},
-                     {'service': service, 'consumers': after_peers},
-                     entry=entry if WRITE_ENTRY in actions else None,
+    return EntryPlan(actions, before, after, entry=entry if WRITE_ENTRY in actions else None,
                      added_peers=[peer for peer in after_peers if peer not in before_peers])
 
 
 # -- service-intentions ---------------------------------------------------------------------
 
 def _is_source(item, name, peer):
-    return item.get('Name') == name and (item.get('Peer') or None) == (peer or None) and _is_default_tenancy(item)
+    # name None: every source of `peer` (removing a peer from an entry).
+    return ((name is None or item.get('Name') == name) and (item.get('Peer') or None) == (peer or None)
+            and _is_default_tenancy(item))
 
 
 def _comparable(source):
@@ -235,12 +269,28 @@ def source_view(entry, source, source_peer=None):
     return None
 
 
+def peer_sources_view(entry, source_peer):
+    """The diff's view of every source rule from `source_peer` in a service-intentions entry."""
+    return {'source_peer': source_peer, 'sources': [
+        source_view({'Sources': [item]}, item.get('Name'), source_peer)
+        for item in (entry or {}).get('Sources') or [] if _is_source(item, None, source_peer)]}
+
+
+def check_intention_scope(source, source_peer, state):
+    """Fail unless a change without `source` is the one it can be: absent, for a peer that is named."""
+    if source is None and (state != ABSENT or not source_peer):
+        raise PeeringError('Without a source, only state=absent with source_peer is possible: it removes every '
+                           'source rule from that peer')
+
+
 def merge_intention(current, destination, source, source_peer=None, action=None, description=None, state=PRESENT):
     """The Sources of a service-intentions entry with only one source rule set or removed.
 
-    An existing rule keeps its place and, with description None, its description. Rules with L7
-    Permissions are refused: this module manages the Action of a rule, not its HTTP permissions.
+    With `source` None (absent only), every rule from `source_peer` is removed. An existing rule keeps its
+    place and, with description None, its description. Rules with L7 Permissions are refused: this module
+    manages the Action of a rule, not its HTTP permissions.
     """
+    check_intention_scope(source, source_peer, state)
     sources = [_comparable(item) for item in (current or {}).get('Sources') or []]
     mine = [item for item in sources if _is_source(item, source, source_peer)]
     if state == ABSENT:
@@ -278,7 +328,8 @@ def plan_intention(current, destination, source, source_peer=None, action=None, 
     """Plan consul_service_intentions: the destination's entry with this source rule as wanted.
 
     Precedence and Type, which Consul computes, never count as a difference. Consul refuses an entry
-    without sources, so removing the last one deletes the entry.
+    without sources, so removing the last one deletes the entry. Without `source`, the diff lists the rules
+    from `source_peer`.
     """
     sources = merge_intention(current, destination, source, source_peer, action, description, state)
     changed = sources != [_comparable(item) for item in (current or {}).get('Sources') or []]
@@ -292,10 +343,27 @@ def plan_intention(current, destination, source, source_peer=None, action=None, 
                      'drops their legacy ID and Meta, as every config entry write does (Consul refuses '
                      'LegacyMeta in a config entry); their actions and descriptions are kept'
                      % (destination, ', '.join(repr(name) for name in legacy)))
-    return EntryPlan(actions, source_view(current, source, source_peer),
-                     source_view({'Sources': sources}, source, source_peer),
-                     entry=entry if WRITE_ENTRY in actions else None,
+    if source is None:
+        before, after = peer_sources_view(current, source_peer), peer_sources_view({'Sources': sources}, source_peer)
+    else:
+        before = source_view(current, source, source_peer)
+        after = source_view({'Sources': sources}, source, source_peer)
+    return EntryPlan(actions, before, after, entry=entry if WRITE_ENTRY in actions else None,
                      added_peers=[source_peer] if changed and source_peer and state == PRESENT else [], notes=notes)
+
+
+def plan_peer_removal(entries, source_peer, source=None, partition=None):
+    """Plan removing the rules from `source_peer` (only `source`'s, when given) from every entry listed.
+
+    `entries` is the list GET /v1/config/service-intentions returns. Returns {destination: EntryPlan} for
+    the entries that change, in the order listed.
+    """
+    plans = {}
+    for entry in entries or []:
+        plan = plan_intention(entry, entry.get('Name'), source, source_peer, state=ABSENT, partition=partition)
+        if plan.changed:
+            plans[entry.get('Name')] = plan
+    return plans
 
 
 # -- peerings named by an entry -------------------------------------------------------------
@@ -384,6 +452,23 @@ class EntryStore:
                 status=exc.status, body=exc.body) from None
 
 
+def list_entries(client, kind, permission, rule, partition=None):
+    """Every entry of `kind` (GET /v1/config/:kind); fail when Consul left some out for the token (ACLs).
+
+    Measured on Consul 1.14.11: the list holds only the entries the token may read, and says so with
+    X-Consul-Results-Filtered-By-ACLs: true, also when it is not empty. A change meant for every entry
+    cannot be made from such a list, so it fails, naming `rule`, before anything is written.
+    """
+    params = {'partition': partition} if partition else None
+    _status, data, headers = client.request_with_headers('GET', '/v1/config/%s' % kind, permission, params=params)
+    if (headers.get(FILTERED_HEADER) or '').lower() == 'true':
+        raise EntriesFilteredError(
+            'Consul left %s entries out of its list because the ACL token may not read them (%s: true), so they '
+            'cannot all be changed; nothing was written. A policy rule that grants it: %s'
+            % (kind, FILTERED_HEADER, rule))
+    return data or []
+
+
 class ConfigEntryModule(PeeringModule):
     """A PeeringModule whose object is a slice of one config entry; execute() reads the entry after a write."""
 
@@ -392,14 +477,16 @@ class ConfigEntryModule(PeeringModule):
     def read(self, name, deadline=None):
         return self.store.read(deadline)
 
-    def converge(self, store, plan_for):
+    def converge(self, store, plan_for, current=_UNREAD):
         """Read the entry, plan with plan_for(entry), and write with compare-and-set; on a conflict, plan again
         on the entry as the other writer left it. Return (the last plan, the entry after the run).
 
+        `current` is the entry as just read (for example listed), so that it is not read again.
         Check mode writes nothing (execute() skips the writes) and returns the entry as it is.
         """
         self.store = store
-        current = store.read()
+        if current is _UNREAD:
+            current = store.read()
         for attempt in range(1, CAS_ATTEMPTS + 1):
             plan = plan_for(current)
             answers = []

@@ -13,9 +13,12 @@ version_added: 0.2.0
 description:
   - Sets which peers consume one service in the cluster's shared C(exported-services) config entry
     (C(GET /v1/config/exported-services/default), C(PUT /v1/config?cas=...)).
-  - Changes only that service's peer consumers. Other services, their consumers, partition consumers, the
-    entry's C(Meta) and the stored order are kept, so other tasks, tools and people can export from the
-    same cluster at the same time.
+  - Without O(service), with O(state=absent), makes O(peers) consumers of no service at all, for example
+    before their peerings are deleted, so that no export is left for whichever cluster next peers under
+    one of those names.
+  - Changes only that service's peer consumers (without O(service), only the consumers named in O(peers)).
+    Other services, their consumers, partition consumers, the entry's C(Meta) and the stored order are kept,
+    so other tasks, tools and people can export from the same cluster at the same time.
   - Writes with compare-and-set on the entry's C(ModifyIndex); when another writer changed the entry in
     between, reads it again and applies the change to what it finds, up to 10 times.
   - Peer names are checked before any call. A peer without an C(ACTIVE) peering on this cluster gets a warning
@@ -33,8 +36,9 @@ options:
       - Name of the service to export, or V(*) for every service of the cluster, including those registered
         later (Consul never exports its own C(consul) service).
       - V(*) is an entry of its own in the config entry; it does not change the exports of named services.
+      - Required, except with O(state=absent); without it, O(peers) are removed from every service, V(*)
+        included.
     type: str
-    required: true
   peers:
     description:
       - Peers that consume the service, by the name this cluster gives each of them (the name of its peering
@@ -43,13 +47,14 @@ options:
         V(*) is refused, as Consul does not export to every peer.
       - Required with O(state=present); may be empty only with O(exclusive=true).
       - With O(state=absent), leaving it unset removes the service's export altogether; an empty list removes
-        nothing.
+        nothing. Without O(service), it is required and names the peers to remove from every service.
     type: list
     elements: str
   state:
     description:
       - V(present) makes O(peers) consumers of the service; its other consumers stay unless O(exclusive=true).
-      - V(absent) makes O(peers) no longer consumers, or, without O(peers), stops exporting the service.
+      - V(absent) makes O(peers) no longer consumers, or, without O(peers), stops exporting the service;
+        without O(service), O(peers) no longer consume any service.
     type: str
     choices: [present, absent]
     default: present
@@ -69,7 +74,8 @@ attributes:
     description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details:
-      - The diff shows the service and its peer consumers before and after.
+      - The diff shows the service and its peer consumers before and after; without O(service), every service
+        that O(peers) consumed, with its consumers.
   action_group:
     description: Use C(group/consul.peering.consul) in C(module_defaults) to set defaults for this module.
     support: full
@@ -81,7 +87,8 @@ notes:
     warnings about peers without an C(ACTIVE) peering; without it they are skipped. A 403 names the
     permission and a rule that grants it."
   - "Calls: a run that changes nothing makes one read. A change makes the write, one read of the entry after
-    it, and one read of the peering list when it adds peers. A conflict costs one write and one read more."
+    it, and one read of the peering list when it adds peers. A conflict costs one write and one read more.
+    Without O(service) the calls are the same: every service is in the one entry."
   - "Consul behaviour this relies on (measured on Consul 1.14.11):"
   - A C(PUT /v1/config?cas=N) whose content is the same as the stored one answers C(true) whatever the index,
     and a stale index answers C(false) only when the content differs; so C(changed) is decided by comparing
@@ -129,15 +136,27 @@ EXAMPLES = r'''
   consul.peering.consul_exported_services:
     service: web
     state: absent
+
+- name: Before deleting the peering with dc3, make it a consumer of no service
+  consul.peering.consul_exported_services:
+    peers: [dc3]
+    state: absent
 '''
 
 RETURN = r'''
 consumers:
   description: The peers that consume O(service) after the run (in check mode, those that would).
-  returned: always
+  returned: when O(service) is given
   type: list
   elements: str
   sample: [dc2, dc3]
+services:
+  description:
+    - Without O(service), every service that O(peers) consumed before the run, with its peer consumers after
+      the run (in check mode, those it would have); an empty list means the service is no longer exported.
+  returned: when O(service) is not given
+  type: dict
+  sample: {web: [dc2], api: []}
 entry:
   description: The C(exported-services) entry as Consul stores it after the run (in check mode, as it is);
     null when there is none.
@@ -167,8 +186,14 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import Peer
 
 
 def validate(params):
-    validate_name(params['service'], 'service')
     peers = params['peers']
+    if params['service'] is None:
+        if params['state'] != ABSENT or not peers:
+            raise PeeringError('service is required, except with state=absent and a list of peers, to make them '
+                               'consumers of no service')
+        validate_peers(peers)
+        return
+    validate_name(params['service'], 'service')
     if params['state'] == PRESENT and (peers is None or not peers and not params['exclusive']):
         raise PeeringError('peers is required with state=present: list the peers that consume %r (an empty list '
                            'only with exclusive=true, to remove every peer)' % params['service'])
@@ -179,7 +204,7 @@ def validate(params):
 
 def main():
     module = ConfigEntryModule(argument_spec=dict(
-        service=dict(type='str', required=True),
+        service=dict(type='str'),
         peers=dict(type='list', elements='str'),
         state=dict(type='str', choices=[PRESENT, ABSENT], default=PRESENT),
         exclusive=dict(type='bool', default=False),
@@ -191,7 +216,13 @@ def main():
         plan, entry = module.converge(store, lambda current: plan_export(
             current, params['service'], params['peers'], params['state'], params['exclusive'], module.partition))
         module.warn_about_peers(plan.added_peers, 'The export of %r' % params['service'])
-    consumers = plan.after['consumers'] if module.check_mode else export_consumers(entry, params['service'])
+    service = params['service']
+    if service is None:
+        names = plan.after['services']
+        views = plan.after['services'] if module.check_mode else dict(
+            (name, export_consumers(entry, name)) for name in names)
+        module.exit(**module.result(plan, services=views, entry=entry))
+    consumers = plan.after['consumers'] if module.check_mode else export_consumers(entry, service)
     module.exit(**module.result(plan, consumers=consumers, entry=entry))
 
 

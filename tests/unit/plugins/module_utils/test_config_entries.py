@@ -13,7 +13,8 @@ import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils.config_entries import (
     ABSENT, DELETE_ENTRY, PRESENT, WRITE_ENTRY, export_consumers, inactive_peer_warnings, merge_export,
-    merge_intention, plan_export, plan_intention, source_view, validate_name, validate_peers,
+    merge_intention, plan_export, plan_intention, plan_peer_removal, services_naming, source_view, validate_name,
+    validate_peers,
 )
 from ansible_collections.consul.peering.plugins.module_utils.peering import PeeringError
 
@@ -193,6 +194,68 @@ def test_export_consumers_lists_each_peer_once_in_stored_order():
     assert export_consumers(None, 'web') == []
 
 
+# -- exported-services: peers removed from every service ------------------------------------
+
+PEER_REMOVALS = [
+    # (case, current services, peers, services after)
+    ('from every service, others kept', [('web', ['dc2', 'dc3']), ('api', ['dc2']), ('db', ['dc3'])], ['dc2'],
+     [('web', ['dc3']), ('db', ['dc3'])]),
+    ('several peers at once', [('web', ['dc2', 'dc3', 'dc4'])], ['dc2', 'dc3'], [('web', ['dc4'])]),
+    ('the wildcard service too', [('*', ['dc2']), ('web', ['dc3'])], ['dc2'], [('web', ['dc3'])]),
+    ('partition consumers kept', [('web', [{'Partition': 'team-a'}, 'dc2'])], ['dc2'],
+     [('web', [{'Partition': 'team-a'}])]),
+    ('duplicates of the peer all go', [('web', ['dc2', 'dc3', 'dc2']), ('web', ['dc2'])], ['dc2'],
+     [('web', ['dc3'])]),
+]
+
+
+@pytest.mark.parametrize('case, current, peers, expected', PEER_REMOVALS, ids=[r[0] for r in PEER_REMOVALS])
+def test_merge_export_without_a_service_removes_the_peers_everywhere(case, current, peers, expected):
+    entry = exports(*current)
+    original = copy.deepcopy(entry)
+    assert services_of(merge_export(entry, None, peers, ABSENT)) == expected, case
+    assert entry == original
+
+
+def test_merge_export_without_a_service_leaves_other_namespaces_alone():
+    entry = exports(('web', ['dc2']), ('web', ['dc2', 'dc3']))
+    entry['Services'][0]['Namespace'] = 'team-a'
+    assert merge_export(entry, None, ['dc2'], ABSENT) == [entry['Services'][0], {'Name': 'web', 'Consumers': [
+        {'Peer': 'dc3'}]}]
+
+
+def test_plan_export_without_a_service_diffs_every_service_the_peers_consumed():
+    current = exports(('web', ['dc2', 'dc3']), ('api', ['dc2']), ('db', ['dc3']), Meta={'owner': 'x'})
+    plan = plan_export(current, None, ['dc2'], ABSENT)
+    assert plan.actions == [WRITE_ENTRY]
+    assert plan.entry == {'Kind': 'exported-services', 'Name': 'default', 'Meta': {'owner': 'x'}, 'Services': [
+        {'Name': 'web', 'Consumers': [{'Peer': 'dc3'}]}, {'Name': 'db', 'Consumers': [{'Peer': 'dc3'}]}]}
+    assert plan.diff == {'before': {'peers': ['dc2'], 'services': {'web': ['dc2', 'dc3'], 'api': ['dc2']}},
+                         'after': {'peers': ['dc2'], 'services': {'web': ['dc3'], 'api': []}}}
+    assert plan.added_peers == []
+
+
+def test_plan_export_without_a_service_deletes_an_entry_left_empty_and_is_a_noop_when_nothing_names_them():
+    assert plan_export(exports(('web', ['dc2']), ('api', ['dc2'])), None, ['dc2'], ABSENT).actions == [DELETE_ENTRY]
+    for current in (None, exports(('web', ['dc3'])), exports()):
+        plan = plan_export(current, None, ['dc2'], ABSENT)
+        assert plan.actions == [] and plan.entry is None
+        assert plan.diff == {'before': {'peers': ['dc2'], 'services': {}}, 'after': {'peers': ['dc2'], 'services': {}}}
+
+
+@pytest.mark.parametrize('peers, state', [(['dc2'], PRESENT), (None, ABSENT)])
+def test_plan_export_without_a_service_is_only_a_removal_of_named_peers(peers, state):
+    with pytest.raises(PeeringError, match='Without a service, only state=absent with peers'):
+        plan_export(exports(('web', ['dc2'])), None, peers, state)
+
+
+def test_services_naming_lists_each_service_once_in_stored_order():
+    entry = exports(('web', ['dc3', 'dc2']), ('api', ['dc4']), ('db', ['dc2']), ('web', ['dc2']))
+    assert services_naming(entry, ['dc2']) == ['web', 'db']
+    assert services_naming(entry, ['dc2', 'dc4']) == ['web', 'api', 'db']
+    assert services_naming(None, ['dc2']) == []
+
+
 # -- service-intentions ---------------------------------------------------------------------
 
 def intentions(*sources, **extra):
@@ -283,6 +346,59 @@ def test_merge_intention_keeps_the_current_entry_unchanged():
 def test_source_view_of_a_missing_rule_is_none():
     assert source_view(None, 'frontend', 'dc2') is None
     assert source_view(intentions(FRONTEND_DC2), 'frontend', None) is None
+
+
+# -- service-intentions: every rule from a peer ---------------------------------------------
+
+FRONTEND_DC3 = {'Name': 'frontend', 'Peer': 'dc3', 'Action': 'allow'}
+ALL_OF_DC2 = {'Name': '*', 'Peer': 'dc2', 'Action': 'deny'}
+LOCAL_FRONTEND = {'Name': 'frontend', 'Action': 'allow'}
+L7_FROM_DC2 = {'Name': 'api', 'Peer': 'dc2', 'Permissions': [{'Action': 'allow', 'HTTP': {'PathPrefix': '/'}}]}
+
+SOURCE_REMOVALS = [
+    # (case, current sources, sources after)
+    ('every rule of the peer, local and other peers kept',
+     [LOCAL_DENY_ALL, FRONTEND_DC2, FRONTEND_DC3, ALL_OF_DC2, LOCAL_FRONTEND], [LOCAL_DENY_ALL, FRONTEND_DC3, LOCAL_FRONTEND]),
+    ('rules with L7 permissions go too', [L7_FROM_DC2, FRONTEND_DC3], [FRONTEND_DC3]),
+]
+
+
+@pytest.mark.parametrize('case, current, expected', SOURCE_REMOVALS, ids=[r[0] for r in SOURCE_REMOVALS])
+def test_merge_intention_without_a_source_removes_every_rule_from_the_peer(case, current, expected):
+    entry = intentions(*current)
+    original = copy.deepcopy(entry)
+    assert merge_intention(entry, 'web', None, 'dc2', state=ABSENT) == expected, case
+    assert entry == original
+
+
+def test_plan_intention_without_a_source_diffs_the_rules_of_the_peer():
+    plan = plan_intention(intentions(FRONTEND_DC2, ALL_OF_DC2, LOCAL_FRONTEND), 'web', None, 'dc2', state=ABSENT)
+    assert plan.actions == [WRITE_ENTRY] and plan.entry['Sources'] == [LOCAL_FRONTEND]
+    assert plan.diff == {
+        'before': {'source_peer': 'dc2', 'sources': [
+            {'source': 'frontend', 'source_peer': 'dc2', 'action': 'allow', 'description': None},
+            {'source': '*', 'source_peer': 'dc2', 'action': 'deny', 'description': None}]},
+        'after': {'source_peer': 'dc2', 'sources': []}}
+    assert plan_intention(intentions(FRONTEND_DC2), 'web', None, 'dc2', state=ABSENT).actions == [DELETE_ENTRY]
+    assert plan_intention(intentions(FRONTEND_DC3), 'web', None, 'dc2', state=ABSENT).actions == []
+
+
+@pytest.mark.parametrize('source_peer, state', [('dc2', PRESENT), (None, ABSENT)])
+def test_plan_intention_without_a_source_is_only_a_removal_of_a_named_peer(source_peer, state):
+    with pytest.raises(PeeringError, match='Without a source, only state=absent with source_peer'):
+        plan_intention(intentions(FRONTEND_DC2), 'web', None, source_peer, 'allow', state=state)
+
+
+def test_plan_peer_removal_plans_only_the_entries_that_hold_rules_from_the_peer():
+    entries = [intentions(FRONTEND_DC2, LOCAL_FRONTEND, Name='web'), intentions(FRONTEND_DC3, Name='api'),
+               intentions(ALL_OF_DC2, Name='db'), intentions(dict(FRONTEND_DC2, Name='batch'), Name='*')]
+    plans = plan_peer_removal(entries, 'dc2')
+    assert list(plans) == ['web', 'db', '*']
+    assert plans['web'].actions == [WRITE_ENTRY] and plans['web'].entry['Sources'] == [LOCAL_FRONTEND]
+    assert plans['web'].entry['Name'] == 'web'
+    assert plans['db'].actions == [DELETE_ENTRY] and plans['*'].actions == [DELETE_ENTRY]
+    assert list(plan_peer_removal(entries, 'dc2', source='frontend')) == ['web']
+    assert plan_peer_removal(entries, 'dc9') == {} and plan_peer_removal([], 'dc2') == {}
 
 
 # -- peerings -------------------------------------------------------------------------------
