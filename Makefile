@@ -11,14 +11,16 @@ export PATH := $(BIN):$(PATH)
 # ansible_collections.consul.peering.tests.support, from the same collections folder.
 units integration molecule bench demo demo-keep: export PYTHONPATH := $(COLLECTIONS)
 
-.PHONY: help setup venv consul units sanity compat integration molecule lint docs test bench demo demo-keep clean
+.PHONY: help setup venv consul platform-venvs units units-rhel9 sanity compat galaxy-import ee-context integration \
+	molecule lint docs test bench demo demo-keep clean
 
 help:
 	@echo "make demo   - build Consul if needed, start two local clusters and peer them with the playbook"
 	@echo "make demo-keep - the same, leaving the clusters running"
 	@echo "make bench  - benchmarks against baselines in the same run (see docs/performance.md)"
 	@echo "make test   - set up everything and run the whole test suite (what .ci/run runs)"
-	@echo "make units | sanity | compat | integration | molecule | lint | docs - one part of the suite"
+	@echo "make units | units-rhel9 | sanity | compat | galaxy-import | integration | molecule | lint | docs - one part"
+	@echo "make ee-context - build the collection tarball and the example execution environment's build context"
 
 setup: venv consul
 
@@ -37,8 +39,20 @@ $(COLLECTIONS)/ansible_collections/consul/peering:
 consul: venv
 	$(BIN)/python tests/support/consul_build.py
 
+# Virtualenvs with RHEL 9's requests 2.25.1 and urllib3 1.26.5 (tests/utils/venvs.py): one for the unit tests
+# (Python 3.11, ansible-core 2.16), one that the integration tests run the modules with (Python 3.9).
+# Cached in ${XDG_CACHE_HOME:-~/.cache}/consul-peering/venvs, keyed by their pins.
+PLATFORM_VENVS := rhel9-units rhel9-modules
+
+platform-venvs: venv
+	$(BIN)/python tests/utils/venvs.py build $(PLATFORM_VENVS)
+
 units: venv
 	$(BIN)/python -m pytest -p no:cacheprovider tests/unit
+
+units-rhel9: platform-venvs
+	PYTHONPATH=$(COLLECTIONS) $$($(BIN)/python tests/utils/venvs.py python rhel9-units) -m pytest -p no:cacheprovider \
+		tests/unit
 
 sanity: venv
 	$(BIN)/python tests/utils/run_sanity.py
@@ -46,7 +60,7 @@ sanity: venv
 compat: venv
 	$(BIN)/python tests/utils/compat.py
 
-integration: setup
+integration: setup platform-venvs
 	$(BIN)/python -m pytest -p no:cacheprovider tests/integration
 
 molecule: setup
@@ -59,7 +73,7 @@ lint: venv
 docs: venv
 	$(BIN)/python tests/utils/build_docs.py
 
-test: setup units sanity compat integration molecule lint docs
+test: setup units units-rhel9 sanity compat integration molecule lint docs
 
 bench: setup
 	$(BIN)/python bench/run.py
