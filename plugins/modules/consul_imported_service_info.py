@@ -8,11 +8,13 @@ from __future__ import annotations
 
 DOCUMENTATION = r'''
 module: consul_imported_service_info
-short_description: Read the instances of a service that a Consul cluster imports from a peer, with their health
+short_description: Read the instances of a service that a Consul cluster imports from a peer (or has itself), with their health
 version_added: 0.2.0
 description:
   - On the importing cluster, reads the instances of O(service) that the peer O(peer) exports to it, with
     their health (C(GET /v1/health/service/:service?peer=:peer)), and sums them up.
+  - Without O(peer), reads the instances this cluster itself has of O(service) (C(GET /v1/health/service/:service)),
+    for example on the exporting cluster, to know whether there is anything its peers could import.
   - With O(wait=true), waits until at least one instance is passing, for example right after the peer
     exported the service with M(consul.peering.consul_exported_services).
   - Missing read rights are reported as such, not as an empty result. Consul answers an empty list then, and
@@ -35,8 +37,8 @@ options:
     description:
       - The peer the service is imported from, by the name this cluster gives it (the name of the peering on
         this cluster, as in M(consul.peering.consul_peering)); a lowercase DNS label, checked before any call.
+      - Without it, the module reads the cluster's own instances of O(service).
     type: str
-    required: true
   wait:
     description:
       - Wait until at least one instance is passing; fail after O(wait_timeout) with what was seen last.
@@ -55,12 +57,15 @@ notes:
     C(service_prefix \"\" { policy = \"read\" }) and C(node_prefix \"\" { policy = \"read\" }) (measured on
     Consul 1.14.11: C(service \"web\" { policy = \"read\" }) is not enough). With less, Consul answers an empty
     list with C(X-Consul-Results-Filtered-By-ACLs: true), and the module fails naming both rules. Add
-    C(peering = \"read\") to learn, when nothing is found, whether the peering exists and is C(ACTIVE)."
+    C(peering = \"read\") to learn, when nothing is found, whether the peering exists and is C(ACTIVE).
+    Without O(peer), C(service \"web\" { policy = \"read\" }) and C(node_prefix \"\" { policy = \"read\" })
+    are enough."
   - Consul folds the checks of an imported instance into one C(<id>:overall-check) with the worst status of
     its checks, so RV(instances[].status) is that status; an instance without checks is passing.
   - The catalog endpoints (C(/v1/catalog/service/:service?peer=)) ignore C(peer) on Consul 1.14 and answer with
     the local catalog; this module never uses them.
-  - Calls without O(wait) make one read, and one more of the peering when no instance is found.
+  - Calls without O(wait) make one read, and one more of the peering when no instance is found (none without
+    O(peer)).
 seealso:
   - module: consul.peering.consul_exported_services
   - module: consul.peering.consul_peering_info
@@ -83,6 +88,15 @@ EXAMPLES = r'''
   ansible.builtin.debug:
     msg: "{{ web_from_dc1.instances | map(attribute='address') | list }}"
 
+- name: On dc1, count the instances of web that dc1 itself has
+  consul.peering.consul_imported_service_info:
+    host: consul-dc1.example.com
+    scheme: https
+    ca_path: /etc/consul/ca.pem
+    token: "{{ consul_dc1_read_token }}"
+    service: web
+  register: web_on_dc1
+
 - name: Fail when fewer than two instances pass
   ansible.builtin.assert:
     that: web_from_dc1.summary.passing >= 2
@@ -102,7 +116,7 @@ instances:
       description: The service name.
       type: str
     peer:
-      description: The peer the instance is imported from.
+      description: The peer the instance is imported from; null for an instance of this cluster.
       type: str
     node:
       description: The node of the instance, in the exporting cluster.
@@ -158,7 +172,7 @@ from ansible_collections.consul.peering.plugins.module_utils.options import vali
 def main():
     module = PeeringModule(argument_spec=dict(
         service=dict(type='str', required=True),
-        peer=dict(type='str', required=True),
+        peer=dict(type='str'),
         wait=dict(type='bool', default=False),
         wait_timeout=dict(type='int', default=DEFAULT_WAIT_TIMEOUT),
     ))
@@ -166,7 +180,8 @@ def main():
     with module.fail_on_error():
         wait_timeout = validate_seconds(params['wait_timeout'], 'wait_timeout')
         validate_name(params['service'], 'service')
-        validate_peer(params['peer'], 'peer')
+        if params['peer'] is not None:
+            validate_peer(params['peer'], 'peer')
         reader = ImportReader(module.client, params['service'], params['peer'], module.partition)
         if params['wait']:
             instances = reader.wait_until_passing(wait_timeout)

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Taking a peer out of every export and intention: in-process, against a scripted server answering as
-Consul 1.14.11 did (calls made, bodies sent, results)."""
+"""Taking a peer out of every export and intention, and reading a cluster's own instances: in-process, against
+a scripted server answering as Consul 1.14.11 did (calls made, bodies sent, results)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils import config_entries
 from ansible_collections.consul.peering.plugins.modules import (
-    consul_exported_services, consul_service_intentions,
+    consul_exported_services, consul_imported_service_info, consul_service_intentions,
 )
 from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN
 from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
@@ -192,3 +192,45 @@ def test_intentions_without_a_destination_or_source_need_absent_and_a_peer_befor
     result, _raw = run_module(consul_service_intentions, connection(server, **args))
     assert result['failed'] is True and message in result['msg']
     assert server.requests == []
+
+
+# -- consul_imported_service_info without a peer ---------------------------------------------
+
+def local_instance(status='passing'):
+    return {'Node': {'Node': 'dc1-server', 'Datacenter': 'dc1', 'Address': '127.0.0.1'},
+            'Service': {'ID': 'web-1', 'Service': 'web', 'Port': 8080, 'Tags': [], 'Meta': {}},
+            'Checks': [{'CheckID': 'service:web-1', 'Name': 'ttl', 'Status': status, 'Output': ''}]}
+
+
+def test_import_info_without_a_peer_reads_the_cluster_s_own_instances(server):
+    server.script('GET', '/v1/health/service/web', (200, [local_instance()]))
+    result, _raw = run_module(consul_imported_service_info, connection(server, service='web'))
+    assert result['summary'] == {'total': 1, 'passing': 1, 'warning': 0, 'critical': 0}
+    assert result['instances'][0]['peer'] is None and result['instances'][0]['datacenter'] == 'dc1'
+    assert 'peer' not in query(server.requests[0])
+    assert calls(server) == [('GET', '/v1/health/service/web')]  # no peering read when there is no peer
+
+
+def test_import_info_without_a_peer_and_no_instance_neither_warns_nor_reads_a_peering(server):
+    server.script('GET', '/v1/health/service/web', (200, []))
+    result, _raw = run_module(consul_imported_service_info, connection(server, service='web'))
+    assert result['summary']['total'] == 0 and 'warnings' not in result
+    assert calls(server) == [('GET', '/v1/health/service/web')]
+
+
+def test_import_info_without_a_peer_filtered_by_acls_names_the_local_rules(server):
+    server.script('GET', '/v1/health/service/web', ('headers', 200, [], {FILTERED: 'true'}))
+    result, _raw = run_module(consul_imported_service_info, connection(server, service='web'))
+    assert result['failed'] is True
+    assert "instances of 'web' in this cluster" in result['msg']
+    assert 'service "web" { policy = "read" } and node_prefix "" { policy = "read" }' in result['msg']
+
+
+def test_import_info_without_a_peer_waits_for_a_passing_instance(server):
+    server.script('GET', '/v1/health/service/web', ('headers', 200, [local_instance('critical')],
+                                                    {'X-Consul-Index': '5'}),
+                  ('headers', 200, [local_instance()], {'X-Consul-Index': '6'}))
+    result, _raw = run_module(consul_imported_service_info, connection(server, service='web', wait=True,
+                                                                       wait_timeout=5))
+    assert result['summary']['passing'] == 1
+    assert query(server.requests[1])['index'] == '5' and 'peer' not in query(server.requests[1])
