@@ -19,7 +19,9 @@ import random
 import time
 from urllib.parse import quote
 
-from ansible_collections.consul.peering.plugins.module_utils.errors import ConsulAPIError, ConsulPermissionError
+from ansible_collections.consul.peering.plugins.module_utils.errors import (
+    ConsulAPIError, ConsulError, ConsulPermissionError,
+)
 from ansible_collections.consul.peering.plugins.module_utils.imports import FILTERED_HEADER
 from ansible_collections.consul.peering.plugins.module_utils.module import PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
@@ -467,6 +469,26 @@ def list_entries(client, kind, permission, rule, partition=None):
             'cannot all be changed; nothing was written. A policy rule that grants it: %s'
             % (kind, FILTERED_HEADER, rule))
     return data or []
+
+
+def exports_to_peer_warning(client, peer, partition=None):
+    """A warning when the cluster's exported-services entry still names `peer` as a consumer, else None.
+
+    One read of the entry; a token that may not read it (403) skips the check without a word.
+    """
+    try:
+        entry = EntryStore(client, EXPORTED_SERVICES, partition or EXPORTS_ENTRY, partition).read()
+    except ConsulPermissionError:
+        return None
+    except ConsulError as exc:
+        return 'Could not check whether the exported-services entry still exports to peer %r: %s' % (peer, exc)
+    services = services_naming(entry, [peer])
+    if not services:
+        return None
+    return ('The exported-services entry of this cluster still names peer %r as a consumer of %s: a peering '
+            'created later under that name, with whichever cluster, imports them at once. Remove the peer from '
+            'every export with consul.peering.consul_exported_services (peers: [%s], state: absent, no service)'
+            % (peer, ', '.join(repr(name) for name in services), peer))
 
 
 class ConfigEntryModule(PeeringModule):

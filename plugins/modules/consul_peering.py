@@ -92,6 +92,12 @@ notes:
     O(meta) alone is reported as a warning.
   - O(state=absent) works from either side. Deleting one side leaves the other side C(TERMINATED) when the
     two were connected; delete it there too.
+  - "O(state=absent) warns when this cluster's C(exported-services) entry still names O(peer_name) as a consumer:
+    Consul keeps such consumers when a peering is deleted, and applies them again to whichever cluster next
+    peers under that name. The check costs one read (C(GET /v1/config/exported-services/default)) in a run that
+    finds the peering (and deletes it, or would in check mode); a run that finds none makes its one read only.
+    It needs C(mesh:read); a token without it (HTTP 403) skips the check silently. Remove the consumers first with M(consul.peering.consul_exported_services)
+    (O(consul.peering.consul_exported_services#module:peers) and C(state=absent), without a service)."
 seealso:
   - module: consul.peering.consul_peering_token
   - module: consul.peering.consul_peering_info
@@ -179,6 +185,7 @@ actions:
   sample: [establish, wait_until_active]
 '''
 
+from ansible_collections.consul.peering.plugins.module_utils.config_entries import exports_to_peer_warning
 from ansible_collections.consul.peering.plugins.module_utils.errors import (
     ConsulError, PeeringNameConflictError, PeeringTokenRejectedError,
 )
@@ -293,6 +300,10 @@ def main():
             DELETE: lambda: client.delete_peering(name),
         }
         result['peering'] = peering_module.execute(plan, name, current, steps, wait_timeout, waiter)
+        if params['state'] == 'absent' and current is not None:
+            warning = exports_to_peer_warning(client, name, peering_module.partition)
+            if warning:
+                peering_module.module.warn(warning)
     peering_module.exit(**peering_module.result(plan, **result))
 
 

@@ -3,8 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Taking a peer out of every export and intention, and reading a cluster's own instances: in-process, against
-a scripted server answering as Consul 1.14.11 did (calls made, bodies sent, results)."""
+"""Taking a peer out of every export and intention, reading a cluster's own instances, and the warning of
+consul_peering about exports left to a deleted peer: in-process, against a scripted server answering as
+Consul 1.14.11 did (calls made, bodies sent, results)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import pytest
 
 from ansible_collections.consul.peering.plugins.module_utils import config_entries
 from ansible_collections.consul.peering.plugins.modules import (
-    consul_exported_services, consul_imported_service_info, consul_service_intentions,
+    consul_exported_services, consul_imported_service_info, consul_peering, consul_service_intentions,
 )
-from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN
+from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN, make_peering
 from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
 
 EXPORTS = '/v1/config/exported-services/default'
 INTENTIONS = '/v1/config/service-intentions'
 FILTERED = 'X-Consul-Results-Filtered-By-ACLs'
+DENIED = "Permission denied: token with AccessorID '7558d477-2c7a-64d1-708e-3f18aad0c624' lacks permission '%s'"
 
 pytestmark = pytest.mark.usefixtures('clean_environment')
 
@@ -234,3 +236,36 @@ def test_import_info_without_a_peer_waits_for_a_passing_instance(server):
                                                                        wait_timeout=5))
     assert result['summary']['passing'] == 1
     assert query(server.requests[1])['index'] == '5' and 'peer' not in query(server.requests[1])
+
+
+# -- consul_peering state=absent: exports left to the peer ----------------------------------
+
+def test_deleting_a_peering_that_exports_still_name_warns(server):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'ACTIVE', Name='dc2')), (404, ''))
+    server.script('DELETE', '/v1/peering/dc2', (200, ''))
+    server.script('GET', EXPORTS, (200, exports(36, ('web', ['dc2', 'dc3']), ('api', ['dc3']), ('db', ['dc2']))))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc2', state='absent'))
+    assert result['changed'] is True
+    (warning,) = result['warnings']
+    assert "still names peer 'dc2' as a consumer of 'web', 'db'" in warning
+    assert 'consul.peering.consul_exported_services (peers: [dc2], state: absent, no service)' in warning
+    assert calls(server).count(('GET', EXPORTS)) == 1
+
+
+@pytest.mark.parametrize('answer', [(200, exports(36, ('web', ['dc3']))), (404, 'Config entry not found'),
+                                    (403, DENIED % 'mesh:read')], ids=['other-peers', 'no-entry', 'forbidden'])
+def test_deleting_a_peering_no_export_names_or_that_may_not_be_read_does_not_warn(server, answer):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'ACTIVE', Name='dc2')), (404, ''))
+    server.script('DELETE', '/v1/peering/dc2', (200, ''))
+    server.script('GET', EXPORTS, answer)
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc2', state='absent'))
+    assert result['changed'] is True and 'warnings' not in result
+    assert calls(server).count(('GET', EXPORTS)) == 1
+
+
+def test_deleting_in_check_mode_warns_too_and_writes_nothing(server):
+    server.script('GET', '/v1/peering/dc2', (200, make_peering('acceptor', 'ACTIVE', Name='dc2')))
+    server.script('GET', EXPORTS, (200, exports(36, ('web', ['dc2']))))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc2', state='absent'), check_mode=True)
+    assert result['changed'] is True and "consumer of 'web'" in result['warnings'][0]
+    assert writes(server) == []
