@@ -14,6 +14,7 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import write_calls
+from ansible_collections.consul.peering.tests.support.plays import role_play
 
 
 def b64(data):
@@ -104,17 +105,6 @@ def test_module_bad_input(dc1, case, module, args, env, message):
     assert peerings(dc1) == before
 
 
-def role_play(dc1, dc2, **overrides):
-    role_vars = {
-        'cluster_peering_acceptor': {'connection': dc1.module_args(), 'peer_name': 'bad-input-dc2'},
-        'cluster_peering_dialer': {'connection': dc2.module_args(), 'peer_name': 'bad-input-dc1'},
-    }
-    role_vars.update(overrides)
-    return [{'name': 'Role', 'hosts': 'localhost', 'gather_facts': False, 'tasks': [{
-        'name': 'Apply the role', 'ansible.builtin.include_role': {'name': 'consul.peering.cluster_peering'},
-        'vars': role_vars}]}]
-
-
 ROLE_CASES = [
     ('unknown-state', {'cluster_peering_state': 'peered'}, 'cluster_peering_state'),
     ('missing-peer-name', {'cluster_peering_dialer': {'connection': {}}}, 'peer_name'),
@@ -130,7 +120,7 @@ ROLE_CASES = [
 def test_role_bad_input(dc1, dc2, case, overrides, message):
     before = peerings(dc1), peerings(dc2)
     marks = dc1.log_mark(), dc2.log_mark()
-    run = run_playbook(plays=role_play(dc1, dc2, **overrides))
+    run = run_playbook(plays=role_play(dc1, dc2, 'bad-input-dc2', 'bad-input-dc1', labels=False, **overrides))
     assert run.returncode != 0, case
     assert message in run.stdout + run.stderr
     assert 'Traceback' not in run.output

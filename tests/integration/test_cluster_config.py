@@ -27,8 +27,9 @@ import pytest
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, read_peering, task, unique_name, wait_for, write_calls,
+    delete_everywhere, read_peering, unique_name, wait_for, write_calls,
 )
+from ansible_collections.consul.peering.tests.support.plays import task
 
 # The four misconfigured servers, started together once for this module (dc1..dc4 of their own set).
 CONFIGURATIONS = (

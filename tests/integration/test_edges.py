@@ -19,9 +19,10 @@ import pytest
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook, user_environ
 from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, peering_calls, read_peering, task, unique_name, wait_for,
+    delete_everywhere, peering_calls, read_peering, unique_name, wait_for,
 )
 from ansible_collections.consul.peering.tests.support.loopback_servers import ForwardProxy
+from ansible_collections.consul.peering.tests.support.plays import task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 

@@ -14,8 +14,9 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, peering_calls, read_peering, task, unique_name,
+    delete_everywhere, peering_calls, read_peering, unique_name,
 )
+from ansible_collections.consul.peering.tests.support.plays import task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 

@@ -14,9 +14,10 @@ import pytest
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook
 from ansible_collections.consul.peering.tests.support.clusters import MISMATCH_HOST
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, read_peering, task, unique_name, wait_for,
+    delete_everywhere, read_peering, unique_name, wait_for,
 )
 from ansible_collections.consul.peering.tests.support.fault_proxy import PASS, RESET, RESET_MID_BODY, FaultProxy
+from ansible_collections.consul.peering.tests.support.plays import task
 
 
 @pytest.fixture(scope='module')

@@ -15,8 +15,9 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    peering_calls, read_peering, task, wait_for, write_calls,
+    peering_calls, read_peering, wait_for, write_calls,
 )
+from ansible_collections.consul.peering.tests.support.plays import task
 
 
 def peer_tasks(dc1, dc2, names, **token_args):

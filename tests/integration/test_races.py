@@ -13,7 +13,7 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, peer_names, read_peering
-from test_role_and_playbooks import role_play
+from ansible_collections.consul.peering.tests.support.plays import role_play
 
 
 @pytest.mark.parametrize('attempt', [1, 2])
@@ -24,7 +24,7 @@ def test_two_simultaneous_runs_converge(dc1, dc2, attempt):
 
     def one_run(key):
         start.wait()
-        runs[key] = run_playbook(plays=role_play(dc1, dc2, names))
+        runs[key] = run_playbook(plays=role_play(dc1, dc2, **names))
 
     threads = [threading.Thread(target=one_run, args=(key,)) for key in ('first', 'second')]
     try:
@@ -40,6 +40,6 @@ def test_two_simultaneous_runs_converge(dc1, dc2, attempt):
         assert on_dc2['PeerID'] == on_dc1['ID']
         assert [p['Name'] for p in dc1.api('GET', '/v1/peerings').json()].count(names['on_acceptor']) == 1
         # And a third run finds nothing to do.
-        assert run_playbook(plays=role_play(dc1, dc2, names)).changed_tasks == []
+        assert run_playbook(plays=role_play(dc1, dc2, **names)).changed_tasks == []
     finally:
         delete_everywhere([dc1, dc2], names.values())

@@ -15,29 +15,11 @@ from ansible_collections.consul.peering.tests.support.ansible_cli import run_pla
 from ansible_collections.consul.peering.tests.support.consul_state import (
     peering_calls, read_peering, wait_for, write_calls,
 )
+from ansible_collections.consul.peering.tests.support.plays import role_play
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 
 PEER_TASK = 'Peer the accepting and the dialing cluster'
-
-
-def role_play(dc1, dc2, names, state='present'):
-    return [{
-        'name': 'Peer dc1 and dc2',
-        'hosts': 'localhost',
-        'gather_facts': False,
-        'tasks': [{
-            'name': 'Apply the role',
-            'ansible.builtin.include_role': {'name': 'consul.peering.cluster_peering'},
-            'vars': {
-                'cluster_peering_state': state,
-                'cluster_peering_acceptor': {'label': 'dc1', 'connection': dc1.module_args(),
-                                             'peer_name': names['on_acceptor']},
-                'cluster_peering_dialer': {'label': 'dc2', 'connection': dc2.module_args(),
-                                           'peer_name': names['on_dialer']},
-            },
-        }],
-    }]
 
 
 def assert_peered(dc1, dc2, names):
@@ -47,7 +29,7 @@ def assert_peered(dc1, dc2, names):
 
 
 def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
-    run = run_playbook(plays=role_play(dc1, dc2, names))
+    run = run_playbook(plays=role_play(dc1, dc2, **names))
     assert run.returncode == 0, run
     assert run.changed_tasks == [PEER_TASK]
     (pair,) = run.result(PEER_TASK)['pairs']
@@ -56,7 +38,7 @@ def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
     assert_peered(dc1, dc2, names)
 
     marks = dc1.log_mark(), dc2.log_mark()
-    again = run_playbook(plays=role_play(dc1, dc2, names))
+    again = run_playbook(plays=role_play(dc1, dc2, **names))
     assert again.returncode == 0, again
     assert again.changed_tasks == []
     assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
@@ -67,7 +49,7 @@ def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
 
 def test_role_check_mode_on_a_fresh_pair_writes_nothing_and_diffs_both_sides(dc1, dc2, names):
     marks = dc1.log_mark(), dc2.log_mark()
-    run = run_playbook(plays=role_play(dc1, dc2, names), check=True, diff=True)
+    run = run_playbook(plays=role_play(dc1, dc2, **names), check=True, diff=True)
     assert run.returncode == 0, run
     on_dc1, on_dc2 = run.result(PEER_TASK)['diff']
     assert (on_dc1['before_header'], on_dc2['before_header']) == ('dc1', 'dc2')
@@ -81,8 +63,8 @@ def test_role_check_mode_on_a_fresh_pair_writes_nothing_and_diffs_both_sides(dc1
 
 
 def test_role_check_mode_on_a_peered_pair_reports_nothing(dc1, dc2, names):
-    assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
-    run = run_playbook(plays=role_play(dc1, dc2, names), check=True, diff=True)
+    assert run_playbook(plays=role_play(dc1, dc2, **names)).returncode == 0
+    run = run_playbook(plays=role_play(dc1, dc2, **names), check=True, diff=True)
     assert run.returncode == 0, run
     assert run.changed_tasks == []
 
@@ -90,38 +72,38 @@ def test_role_check_mode_on_a_peered_pair_reports_nothing(dc1, dc2, names):
 def test_role_repairs_a_token_that_was_never_used(dc1, dc2, names):
     """A run interrupted between token and establish leaves a PENDING acceptor; the next run peers."""
     dc1.api('POST', '/v1/peering/token', json={'PeerName': names['on_acceptor']})
-    run = run_playbook(plays=role_play(dc1, dc2, names))
+    run = run_playbook(plays=role_play(dc1, dc2, **names))
     assert run.returncode == 0, run
     assert_peered(dc1, dc2, names)
 
 
 def test_role_repairs_a_pair_whose_dialer_was_deleted(dc1, dc2, names):
-    assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
+    assert run_playbook(plays=role_play(dc1, dc2, **names)).returncode == 0
     dc2.api('DELETE', '/v1/peering/%s' % names['on_dialer'])
     wait_for(lambda: (read_peering(dc1, names['on_acceptor']) or {}).get('State') == 'TERMINATED', timeout=30,
              what='acceptor TERMINATED')
-    run = run_playbook(plays=role_play(dc1, dc2, names))
+    run = run_playbook(plays=role_play(dc1, dc2, **names))
     assert run.returncode == 0, run
     assert_peered(dc1, dc2, names)
 
 
 def test_role_absent_removes_both_sides(dc1, dc2, names):
-    assert run_playbook(plays=role_play(dc1, dc2, names)).returncode == 0
-    check = run_playbook(plays=role_play(dc1, dc2, names, state='absent'), check=True)
+    assert run_playbook(plays=role_play(dc1, dc2, **names)).returncode == 0
+    check = run_playbook(plays=role_play(dc1, dc2, state='absent', **names), check=True)
     assert check.changed_tasks == ['Unpeer the accepting and the dialing cluster']
     (pair,) = check.result('Unpeer the accepting and the dialing cluster')['pairs']
     assert pair['dialer_actions'] == pair['acceptor_actions'] == ['delete', 'wait_until_gone']
     assert read_peering(dc1, names['on_acceptor'])['State'] == 'ACTIVE'
 
-    run = run_playbook(plays=role_play(dc1, dc2, names, state='absent'))
+    run = run_playbook(plays=role_play(dc1, dc2, state='absent', **names))
     assert run.returncode == 0, run
     assert read_peering(dc1, names['on_acceptor']) is None and read_peering(dc2, names['on_dialer']) is None
-    again = run_playbook(plays=role_play(dc1, dc2, names, state='absent'))
+    again = run_playbook(plays=role_play(dc1, dc2, state='absent', **names))
     assert again.changed_tasks == []
 
 
 def test_role_rejects_bad_input_before_any_call(dc1, dc2, names):
-    plays = role_play(dc1, dc2, names)
+    plays = role_play(dc1, dc2, **names)
     plays[0]['tasks'][0]['vars']['cluster_peering_state'] = 'peered'
     marks = dc1.log_mark(), dc2.log_mark()
     run = run_playbook(plays=plays)
@@ -131,7 +113,7 @@ def test_role_rejects_bad_input_before_any_call(dc1, dc2, names):
 
 
 def test_role_never_shows_a_token_at_vvv(dc1, dc2, names):
-    run = run_playbook(plays=role_play(dc1, dc2, names), verbosity=3, diff=True)
+    run = run_playbook(plays=role_play(dc1, dc2, **names), verbosity=3, diff=True)
     assert run.returncode == 0, run
     # The establishment secret of the token that was used is stored nowhere we can read it, but the
     # token's non-secret parts are: the peer ID must show up, the token itself must not.

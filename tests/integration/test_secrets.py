@@ -13,7 +13,8 @@ import json
 import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook
-from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, task, unique_name
+from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, unique_name
+from ansible_collections.consul.peering.tests.support.plays import task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 

@@ -25,9 +25,10 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path, run_playbook, user_environ
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, task, unique_name, wait_for, write_calls,
+    delete_everywhere, unique_name, wait_for, write_calls,
 )
 from ansible_collections.consul.peering.tests.support.fault_proxy import PASS, FaultProxy
+from ansible_collections.consul.peering.tests.support.plays import task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 EXPORTS = '/v1/config/exported-services/default'

@@ -18,25 +18,13 @@ import pytest
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, peer_names, peering_calls, read_peering, task, unique_name, wait_for,
+    delete_everywhere, peer_names, peering_calls, read_peering, unique_name, wait_for,
 )
+from ansible_collections.consul.peering.tests.support.plays import role_play, task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 DIALER_WAIT = 'Wait until the dialing side is ACTIVE'
 ACCEPTOR_WAIT = 'Wait until the accepting side is ACTIVE'
-
-
-def role_vars(acceptor, dialer, names, **extra):
-    variables = {
-        'cluster_peering_state': 'present',
-        'cluster_peering_wait_timeout': 120,
-        'cluster_peering_acceptor': {'label': acceptor.name, 'connection': acceptor.module_args(),
-                                     'peer_name': names['on_acceptor']},
-        'cluster_peering_dialer': {'label': dialer.name, 'connection': dialer.module_args(),
-                                   'peer_name': names['on_dialer']},
-    }
-    variables.update(extra)
-    return variables
 
 
 def tasks_paused_before_the_wait(acceptor, dialer, names, reached, proceed):
@@ -134,11 +122,7 @@ def test_a_token_whose_accepting_side_was_deleted_is_explained_and_leaves_no_dia
 def test_role_refuses_a_wait_timeout_that_is_not_positive_before_any_call(dc1, dc2, value):
     names = peer_names('wt')
     marks = dc1.log_mark(), dc2.log_mark()
-    run = run_playbook(plays=[{
-        'name': 'Peer dc1 and dc2', 'hosts': 'localhost', 'gather_facts': False,
-        'tasks': [{'name': 'Apply the role', 'ansible.builtin.include_role': {'name': 'consul.peering.cluster_peering'},
-                   'vars': role_vars(dc1, dc2, names, cluster_peering_wait_timeout=value)}],
-    }])
+    run = run_playbook(plays=role_play(dc1, dc2, cluster_peering_wait_timeout=value, **names))
     assert run.returncode != 0
     assert 'cluster_peering_wait_timeout must be a positive number of seconds' in run.stdout
     assert peering_calls(dc1, marks[0]) == [] and peering_calls(dc2, marks[1]) == []

@@ -3,7 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""Small helpers the integration tests share: tasks aimed at a cluster, Consul's own view, call counting."""
+"""Consul's own view, for the tests' assertions and clean-up: read_peering, delete_everywhere, the calls Consul
+logged (write_calls, peering_calls), fresh peer names, and wait_for."""
 
 from __future__ import annotations
 
@@ -24,13 +25,6 @@ def peer_names(prefix):
     """Fresh peer names for a pair where dc1 accepts and dc2 dials: 'on_acceptor' is what dc1 calls dc2,
     'on_dialer' what dc2 calls dc1."""
     return {'on_acceptor': unique_name('%s-dc2' % prefix), 'on_dialer': unique_name('%s-dc1' % prefix)}
-
-
-def task(title, cluster, module, **args):
-    """A playbook task running consul.peering.<module> against `cluster` with its connection options."""
-    merged = dict(cluster.module_args())
-    merged.update(args)
-    return {"name": title, "consul.peering.%s" % module: merged}
 
 
 def read_peering(cluster, name):
