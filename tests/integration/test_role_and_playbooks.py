@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import os
 
-import yaml
-
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
     peering_calls, read_peering, wait_for, write_calls,
 )
-from ansible_collections.consul.peering.tests.support.plays import role_play
+from ansible_collections.consul.peering.tests.support.plays import role_play, write_inventory
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 
@@ -123,13 +121,6 @@ def test_role_never_shows_a_token_at_vvv(dc1, dc2, names):
 
 
 # -- the inventory playbooks ---------------------------------------------------------------------
-
-def write_inventory(path, clusters, **group_vars):
-    hosts = dict((cluster.name, {'consul_connection': cluster.module_args()}) for cluster in clusters)
-    with open(path, 'w') as handle:
-        yaml.safe_dump({'all': {'children': {'consul_clusters': {'hosts': hosts, 'vars': group_vars}}}}, handle)
-    return path
-
 
 def playbook_path(name):
     return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))),

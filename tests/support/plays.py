@@ -8,6 +8,8 @@ cluster_peering role to a pair, and an inventory of clusters for the playbooks."
 
 from __future__ import annotations
 
+import yaml
+
 ROLE = 'consul.peering.cluster_peering'
 
 
@@ -34,3 +36,18 @@ def role_play(acceptor, dialer, on_acceptor, on_dialer, state='present', labels=
     variables.update(role_vars)
     return [{'name': 'Peer %s and %s' % (acceptor.name, dialer.name), 'hosts': 'localhost', 'gather_facts': False,
              'tasks': [{'name': 'Apply the role', 'ansible.builtin.include_role': {'name': ROLE}, 'vars': variables}]}]
+
+
+def write_inventory(path, clusters, connection=None, host_vars=None, **group_vars):
+    """Write the inventory a user would write for the collection's playbooks to `path` and return `path`: each
+    cluster a host of the group consul_clusters, with its connection options as `consul_connection` (built by
+    connection(cluster) when given, e.g. to keep tokens out of the file) and host_vars[cluster name], and
+    `group_vars` for the group (consul_peerings, consul_peering_mesh, ...)."""
+    hosts = {}
+    for cluster in clusters:
+        hosts[cluster.name] = {'consul_connection': connection(cluster) if connection else cluster.module_args()}
+        hosts[cluster.name].update((host_vars or {}).get(cluster.name) or {})
+    with open(path, 'w', encoding='utf-8') as handle:
+        yaml.safe_dump({'all': {'children': {'consul_clusters': {'hosts': hosts, 'vars': group_vars}}}}, handle,
+                       sort_keys=False)
+    return path
