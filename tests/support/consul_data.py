@@ -46,3 +46,12 @@ def make_token(**fields):
     }
     data.update(fields)
     return base64.b64encode(json.dumps(data).encode()).decode()
+
+
+def exports(index, *services, **extra):
+    """An exported-services entry shaped as Consul 1.14 returns it; services as (name, [peer, ...])."""
+    entry = {'Kind': 'exported-services', 'Name': 'default', 'CreateIndex': 28, 'ModifyIndex': index}
+    entry.update(extra)
+    if services:
+        entry['Services'] = [{'Name': name, 'Consumers': [{'Peer': peer} for peer in peers]} for name, peers in services]
+    return entry

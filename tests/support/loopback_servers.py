@@ -24,7 +24,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 RESET = 'reset'
 RESET_MID_BODY = 'reset-mid-body'
@@ -172,6 +172,21 @@ class ScriptedServer(LoopbackServer):
         else:
             status, payload = answer
         request.answer(status, (payload if isinstance(payload, str) else json.dumps(payload)).encode(), headers=headers)
+
+
+def calls(server):
+    """(method, path without its query) of every request `server` received, oldest first."""
+    return [(r.method, r.path.split('?')[0]) for r in server.requests]
+
+
+def writes(server):
+    """The requests `server` received that could change Consul: all but GETs."""
+    return [r for r in server.requests if r.method != 'GET']
+
+
+def query(request):
+    """The query string of a received request, as a dict."""
+    return dict((key, values[0]) for key, values in parse_qs(urlsplit(request.path).query).items())
 
 
 class ForwardProxy(LoopbackServer):

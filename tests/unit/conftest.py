@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.consul.peering.plugins.module_utils import api
+from ansible_collections.consul.peering.plugins.module_utils import api, config_entries
 from ansible_collections.consul.peering.tests.support.loopback_servers import ScriptedServer
 
 # Every environment variable the modules read, as the Consul CLI does.
@@ -37,3 +37,9 @@ def clean_environment(monkeypatch, no_backoff):  # pylint: disable=unused-argume
     """No CONSUL_* variable of the user's shell reaches a module, and the client retries at once."""
     for name in CONSUL_VARIABLES:
         monkeypatch.delenv(name, raising=False)
+
+
+@pytest.fixture
+def no_cas_pause(monkeypatch):
+    """A compare-and-set write that lost the race is tried again at once."""
+    monkeypatch.setattr(config_entries, 'CAS_PAUSE', 0)

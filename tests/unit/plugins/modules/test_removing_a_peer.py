@@ -9,15 +9,13 @@ Consul 1.14.11 did (calls made, bodies sent, results)."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
 import pytest
 
-from ansible_collections.consul.peering.plugins.module_utils import config_entries
 from ansible_collections.consul.peering.plugins.modules import (
     consul_exported_services, consul_imported_service_info, consul_peering, consul_service_intentions,
 )
-from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN, make_peering
+from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN, exports, make_peering
+from ansible_collections.consul.peering.tests.support.loopback_servers import calls, query, writes
 from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
 
 EXPORTS = '/v1/config/exported-services/default'
@@ -25,31 +23,7 @@ INTENTIONS = '/v1/config/service-intentions'
 FILTERED = 'X-Consul-Results-Filtered-By-ACLs'
 DENIED = "Permission denied: token with AccessorID '7558d477-2c7a-64d1-708e-3f18aad0c624' lacks permission '%s'"
 
-pytestmark = pytest.mark.usefixtures('clean_environment')
-
-
-@pytest.fixture(autouse=True)
-def no_cas_pause(monkeypatch):
-    monkeypatch.setattr(config_entries, 'CAS_PAUSE', 0)
-
-
-def calls(server):
-    return [(r.method, r.path.split('?')[0]) for r in server.requests]
-
-
-def writes(server):
-    return [r for r in server.requests if r.method != 'GET']
-
-
-def query(request):
-    return dict((key, values[0]) for key, values in parse_qs(urlsplit(request.path).query).items())
-
-
-def exports(index, *services):
-    entry = {'Kind': 'exported-services', 'Name': 'default', 'CreateIndex': 28, 'ModifyIndex': index}
-    if services:
-        entry['Services'] = [{'Name': name, 'Consumers': [{'Peer': peer} for peer in peers]} for name, peers in services]
-    return entry
+pytestmark = pytest.mark.usefixtures('clean_environment', 'no_cas_pause')
 
 
 def intentions(name, index, *sources):

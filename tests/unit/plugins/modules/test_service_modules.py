@@ -9,7 +9,6 @@ against a scripted HTTP server answering as Consul 1.14.11 did: calls made, bodi
 from __future__ import annotations
 
 import time
-from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -17,7 +16,8 @@ from ansible_collections.consul.peering.plugins.module_utils import config_entri
 from ansible_collections.consul.peering.plugins.modules import (
     consul_exported_services, consul_imported_service_info, consul_service_intentions,
 )
-from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN
+from ansible_collections.consul.peering.tests.support.consul_data import ACL_TOKEN, exports
+from ansible_collections.consul.peering.tests.support.loopback_servers import calls, query, writes
 from ansible_collections.consul.peering.tests.support.module_runner import connection, run_module
 
 EXPORTS = '/v1/config/exported-services/default'
@@ -27,32 +27,7 @@ FILTERED = {'X-Consul-Results-Filtered-By-ACLs': 'true', 'X-Consul-Index': '12'}
 DENIED = "Permission denied: token with AccessorID '7558d477-2c7a-64d1-708e-3f18aad0c624' lacks permission '%s'"
 
 
-pytestmark = pytest.mark.usefixtures('clean_environment')
-
-
-@pytest.fixture(autouse=True)
-def no_cas_pause(monkeypatch):
-    monkeypatch.setattr(config_entries, 'CAS_PAUSE', 0)
-
-
-def calls(server):
-    return [(r.method, r.path.split('?')[0]) for r in server.requests]
-
-
-def writes(server):
-    return [r for r in server.requests if r.method != 'GET']
-
-
-def query(request):
-    return dict((key, values[0]) for key, values in parse_qs(urlsplit(request.path).query).items())
-
-
-def exports(index, *services, **extra):
-    entry = {'Kind': 'exported-services', 'Name': 'default', 'CreateIndex': 28, 'ModifyIndex': index}
-    entry.update(extra)
-    if services:
-        entry['Services'] = [{'Name': name, 'Consumers': [{'Peer': peer} for peer in peers]} for name, peers in services]
-    return entry
+pytestmark = pytest.mark.usefixtures('clean_environment', 'no_cas_pause')
 
 
 def peerings(*states):
