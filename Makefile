@@ -60,6 +60,10 @@ sanity: venv
 compat: venv
 	$(BIN)/python tests/utils/compat.py
 
+# The built tarball through galaxy-importer, as Galaxy and Automation Hub import it (no container engine needed).
+galaxy-import: venv
+	$(BIN)/python tests/utils/galaxy_import.py
+
 integration: setup platform-venvs
 	$(BIN)/python -m pytest -p no:cacheprovider tests/integration
 
@@ -73,7 +77,7 @@ lint: venv
 docs: venv
 	$(BIN)/python tests/utils/build_docs.py
 
-test: setup units units-rhel9 sanity compat integration molecule lint docs
+test: setup units units-rhel9 sanity compat galaxy-import integration molecule lint docs
 
 bench: setup
 	$(BIN)/python bench/run.py
