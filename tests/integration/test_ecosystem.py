@@ -16,8 +16,11 @@ import ansible_runner
 import pytest
 import yaml
 
-from ansible_cli import BIN, ROOT, collections_path, run_playbook, user_environ
-from peering_helpers import assert_no_secrets, delete_everywhere, read_peering
+from ansible_collections.consul.peering.tests.support.ansible_cli import (
+    BIN, ROOT, collections_path, run_playbook, user_environ,
+)
+from ansible_collections.consul.peering.tests.support.consul_state import delete_everywhere, read_peering
+from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 
 def inventory_for(path, dc1, dc2, acceptor_name, dialer_name):
