@@ -64,6 +64,14 @@ compat: venv
 galaxy-import: venv
 	$(BIN)/python tests/utils/galaxy_import.py
 
+EE := docs/execution-environment
+ee-context: venv
+	rm -rf $(EE)/collections build/ee
+	mkdir -p $(EE)/collections build/ee
+	$(BIN)/ansible-galaxy collection build --output-path build/ee .
+	cp build/ee/consul-peering-*.tar.gz $(EE)/collections/consul-peering.tar.gz
+	$(BIN)/ansible-builder create -f $(EE)/execution-environment.yml -c build/ee/context
+
 integration: setup platform-venvs
 	$(BIN)/python -m pytest -p no:cacheprovider tests/integration
 

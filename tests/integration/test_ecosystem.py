@@ -3,12 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 
-"""The collection as users get it: a built tarball, installed; jobs run by ansible-runner (AWX); EE tooling."""
+"""The collection as users get it: a built tarball, installed; jobs run by ansible-runner (AWX); the example
+execution environment, built from that tarball as far as ansible-builder goes without a container engine."""
 
 from __future__ import annotations
 
 import glob
+import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -114,14 +117,61 @@ def test_ansible_runner_job_events_show_changes_and_no_secrets(tmp_path, dc1, dc
         delete_everywhere([dc1, dc2], names)
 
 
-def test_execution_environment_files_work_with_ansible_builder(tmp_path):
+def test_execution_environment_builds_from_the_tarball_with_ansible_builder(tarball, tmp_path):
+    """`ansible-builder create` on the example EE, then its galaxy and introspect steps replayed here (a build
+    needs a container engine): the collection installs from the locally built tarball, and the Python and
+    system requirements merge with the collection's own."""
+    source = tmp_path / 'ee'
+    shutil.copytree(os.path.join(ROOT, 'docs', 'execution-environment'), str(source),
+                    ignore=shutil.ignore_patterns('collections', 'context'))
+    (source / 'collections').mkdir()
+    shutil.copy(tarball, str(source / 'collections' / 'consul-peering.tar.gz'))
     context = tmp_path / 'context'
-    definition = os.path.join(ROOT, 'docs', 'execution-environment', 'execution-environment.yml')
-    subprocess.run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', definition, '-c', str(context)],
+    subprocess.run([os.path.join(BIN, 'ansible-builder'), 'create', '-f', str(source / 'execution-environment.yml'),
+                    '-c', str(context)], check=True, capture_output=True, text=True, env=user_environ())
+    (containerfile,) = [path for path in (context / 'Containerfile', context / 'Dockerfile') if path.exists()]
+    instructions = containerfile.read_text()
+    with open(source / 'execution-environment.yml') as handle:
+        definition = yaml.safe_load(handle)
+    base_image = definition['images']['base_image']['name']
+    assert not base_image.endswith(':latest') and (':' in base_image.rsplit('/', 1)[-1] or '@sha256:' in base_image)
+    assert 'ARG EE_BASE_IMAGE="%s"' % base_image in instructions
+    assert 'ansible-core==' in instructions and 'ansible-runner==' in instructions
+    build = context / '_build'
+    assert (build / 'collections' / 'consul-peering.tar.gz').is_file()
+
+    # The galaxy stage: `ansible-galaxy collection install -r requirements.yml` in /build, offline.
+    share = tmp_path / 'share'
+    subprocess.run([os.path.join(BIN, 'ansible-galaxy'), 'collection', 'install', '-r', 'requirements.yml',
+                    '--collections-path', str(share)], cwd=str(build), check=True, capture_output=True, text=True,
+                   env=user_environ(ANSIBLE_GALAXY_DISABLE_GPG_VERIFY='1'))
+    with open(share / 'ansible_collections' / 'consul' / 'peering' / 'MANIFEST.json') as handle:
+        assert json.load(handle)['collection_info']['version'] == definition_version()
+    # The builder stage: introspect the installed collections, merged with the EE's own requirements.txt.
+    pip_out, bindep_out = tmp_path / 'pip.txt', tmp_path / 'bindep.txt'
+    subprocess.run([sys.executable, str(build / 'scripts' / 'introspect.py'), 'introspect',
+                    '--user-pip=%s' % (build / 'requirements.txt'), '--write-pip=%s' % pip_out,
+                    '--write-bindep=%s' % bindep_out, str(share.parent / share.name)],
                    check=True, capture_output=True, text=True, env=user_environ())
-    assert (context / 'Containerfile').exists() or (context / 'Dockerfile').exists()
-    # introspect reads meta/execution-environment.yml of every collection under the folder.
+    merged = pip_out.read_text()
+    with open(os.path.join(ROOT, 'requirements.txt')) as handle:
+        floors = [line.strip() for line in handle if line.strip() and not line.startswith('#')]
+    for floor in floors:
+        assert '%s  # from collection consul.peering' % floor in merged
+    assert 'requests==' in merged  # the EE pins what it installs
+    assert 'ca-certificates' in bindep_out.read_text()
+    # The pins and the collection's floors resolve together (pip asks PyPI; nothing is installed).
+    resolve = subprocess.run([sys.executable, '-m', 'pip', 'install', '--dry-run', '--ignore-installed', '--quiet',
+                              '--disable-pip-version-check', '-r', str(pip_out)], capture_output=True, text=True,
+                             check=False)
+    assert resolve.returncode == 0, resolve.stderr[-3000:]
+    # ansible-builder's own reading of meta/execution-environment.yml in the work tree agrees.
     introspect = subprocess.run([os.path.join(BIN, 'ansible-builder'), 'introspect', '--sanitize', collections_path()],
                                 check=True, capture_output=True, text=True, env=user_environ()).stdout
     assert 'requests' in introspect
     assert 'ca-certificates' in introspect
+
+
+def definition_version():
+    with open(os.path.join(ROOT, 'galaxy.yml')) as handle:
+        return str(yaml.safe_load(handle)['version'])
