@@ -81,6 +81,7 @@ molecule: setup
 lint: venv
 	$(BIN)/ansible-lint
 	$(BIN)/antsibull-changelog lint
+	$(BIN)/antsibull-docs lint-collection-docs --plugin-docs .
 
 docs: venv
 	$(BIN)/python tests/utils/build_docs.py
