@@ -14,18 +14,10 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_adhoc, run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, peering_calls, read_peering, unique_name,
+    acl_token, delete_everywhere, peering_calls, read_peering, unique_name,
 )
 from ansible_collections.consul.peering.tests.support.plays import task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
-
-
-def acl_token(cluster, rules):
-    """Create an ACL token holding only `rules` and return its secret."""
-    name = unique_name('policy')
-    cluster.api('PUT', '/v1/acl/policy', json={'Name': name, 'Rules': rules})
-    response = cluster.api('PUT', '/v1/acl/token', json={'Policies': [{'Name': name}], 'Description': name})
-    return response.json()['SecretID']
 
 
 @pytest.fixture(scope='module')

@@ -25,7 +25,7 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path, run_playbook, user_environ
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, unique_name, wait_for, write_calls,
+    acl_token, delete_everywhere, unique_name, wait_for, write_calls,
 )
 from ansible_collections.consul.peering.tests.support.fault_proxy import PASS, FaultProxy
 from ansible_collections.consul.peering.tests.support.plays import task
@@ -72,14 +72,6 @@ def unexport(cluster, *services):
 def imported(cluster, service, peer):
     """Instances of `service` imported from `peer`, as Consul's health endpoint lists them (management token)."""
     return cluster.api('GET', '/v1/health/service/%s?peer=%s' % (service, peer)).json()
-
-
-def acl_token(cluster, rules):
-    """An ACL token holding only `rules`; returns its secret."""
-    name = unique_name('svc-policy')
-    cluster.api('PUT', '/v1/acl/policy', json={'Name': name, 'Rules': rules})
-    return cluster.api('PUT', '/v1/acl/token', json={'Policies': [{'Name': name}], 'Description': name}).json()[
-        'SecretID']
 
 
 def config_calls(cluster, since):

@@ -4,7 +4,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Consul's own view, for the tests' assertions and clean-up: read_peering, delete_everywhere, the calls Consul
-logged (write_calls, peering_calls), fresh peer names, and wait_for."""
+logged (write_calls, peering_calls), fresh peer names, ACL tokens of limited rights (acl_token), and wait_for."""
 
 from __future__ import annotations
 
@@ -25,6 +25,14 @@ def peer_names(prefix):
     """Fresh peer names for a pair where dc1 accepts and dc2 dials: 'on_acceptor' is what dc1 calls dc2,
     'on_dialer' what dc2 calls dc1."""
     return {'on_acceptor': unique_name('%s-dc2' % prefix), 'on_dialer': unique_name('%s-dc1' % prefix)}
+
+
+def acl_token(cluster, rules):
+    """Create an ACL token holding only a policy of `rules` on `cluster` and return its secret."""
+    name = unique_name('policy')
+    cluster.api('PUT', '/v1/acl/policy', json={'Name': name, 'Rules': rules})
+    response = cluster.api('PUT', '/v1/acl/token', json={'Policies': [{'Name': name}], 'Description': name})
+    return response.json()['SecretID']
 
 
 def read_peering(cluster, name):
