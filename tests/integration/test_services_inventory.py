@@ -224,6 +224,22 @@ def test_check_mode_writes_nothing_and_shows_each_cluster_s_diff(three, tmp_path
     assert read_peering(dc1, peer_names['dc2']) is None
 
 
+@pytest.mark.parametrize('host_vars, message', [
+    ({'dc1': {'consul_exports': {'web': ['dc9']}}}, "consul_exports of dc1, service 'web': 'dc9' is not a cluster"),
+    ({'dc1': {'consul_exports': {'web': ['dc3']}}}, 'dc1 and dc3 are not peered in this inventory'),
+    ({'dc2': {'consul_intentions': [{'destination': 'web', 'source': 'x', 'form': 'dc1', 'action': 'allow'}]}},
+     'unknown key(s) form'),
+], ids=['unknown-cluster', 'not-paired', 'typo'])
+def test_bad_services_in_the_inventory_fail_before_any_call(three, tmp_path, peer_names, host_vars, message):
+    inventory = write_inventory(str(tmp_path / 'inventory.yml'), three, peer_names, host_vars=host_vars,
+                                consul_peerings=[{'acceptor': 'dc1', 'dialer': 'dc2'}])
+    marks = [cluster.log_mark() for cluster in three]
+    run = playbook('peer_clusters', inventory)
+    assert run.returncode != 0
+    assert message in run.stdout + run.stderr
+    assert [calls_since(cluster, mark) for cluster, mark in zip(three, marks)] == [[], [], []]
+
+
 # -- unpeering ------------------------------------------------------------------------------
 
 def test_unpeer_leaves_no_grant_and_a_cluster_that_takes_the_old_name_imports_nothing(
