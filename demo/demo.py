@@ -2,11 +2,13 @@
 # Copyright (c) consul.peering contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The one-command demo: two local Consul clusters peered by the collection's playbook.
+"""The one-command demo: two local Consul clusters peered by the collection's playbook, then a service exported.
 
 Starts dc1 and dc2 (ACLs and HTTPS on) with the test harness, writes an inventory for them, shows what
 `ansible-playbook consul.peering.peer_clusters --check --diff` would change, peers them, shows both sides
-ACTIVE, re-runs to show zero changes, and stops the clusters (or keeps them with --keep).
+ACTIVE, registers a service `web` on dc1 and exports it to dc2 through the inventory (`consul_exports`),
+shows dc2's view of it (healthy instances imported from dc1), re-runs to show zero changes, and stops the
+clusters (or keeps them with --keep).
 """
 
 from __future__ import annotations
@@ -32,8 +34,9 @@ def banner(text):
     print('\n\033[1m==> %s\033[0m' % text if sys.stdout.isatty() else '\n==> %s' % text, flush=True)
 
 
-def write_inventory(state_dir, clusters):
-    """The inventory a user would write: clusters as hosts, connection settings as host vars."""
+def write_inventory(state_dir, clusters, exports=None):
+    """The inventory a user would write: clusters as hosts, connection settings as host vars, and `exports`
+    ({cluster: consul_exports}) on the hosts of the clusters that export services."""
     hosts = {}
     for cluster in clusters:
         connection = cluster.module_args()
@@ -41,6 +44,8 @@ def write_inventory(state_dir, clusters):
         # Tokens stay out of the inventory file: each cluster's ACL token comes from the environment.
         connection['token'] = "{{ lookup('ansible.builtin.env', 'DEMO_%s_TOKEN') }}" % cluster.name.upper()
         hosts[cluster.name] = {'consul_connection': connection}
+        if (exports or {}).get(cluster.name):
+            hosts[cluster.name]['consul_exports'] = exports[cluster.name]
     inventory = {'all': {'children': {'consul_clusters': {
         'hosts': hosts, 'vars': {'consul_peerings': [{'acceptor': 'dc1', 'dialer': 'dc2'}]}}}}}
     path = os.path.join(state_dir, 'inventory.yml')
@@ -76,23 +81,41 @@ def recap_changed(output):
     return sum(int(count) for count in re.findall(r'changed=(\d+)', output))
 
 
+def adhoc(cluster, env, module, args=''):
+    """Run a module of the collection ad hoc against `cluster` (connection from the environment, as an operator
+    would: no token on the command line) and return its result."""
+    cluster_env = dict(env)
+    cluster_env.update(cluster.connection_env())
+    command = [os.path.join(BIN, 'ansible'), 'localhost', '-o', '-m', module] + (['-a', args] if args else [])
+    result = subprocess.run(command, env=cluster_env, capture_output=True, text=True, check=True)
+    return json.loads(result.stdout.split('=>', 1)[1])
+
+
+def print_table(rows):
+    widths = [max(len(str(row[i])) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print('  '.join(str(value).ljust(width) for value, width in zip(row, widths)))
+
+
 def peering_table(clusters, env):
     """Read each side with the collection's info module, ad hoc, and print one row per peering."""
     rows = [('cluster', 'peer', 'state', 'peer ID')]
     for cluster in clusters:
-        cluster_env = dict(env)
-        cluster_env.update(cluster.connection_env())
-        result = subprocess.run([os.path.join(BIN, 'ansible'), 'localhost', '-o', '-m',
-                                 'consul.peering.consul_peering_info'], env=cluster_env, capture_output=True,
-                                text=True, check=True)
-        data = json.loads(result.stdout.split('=>', 1)[1])
-        for peering in data['peerings']:
+        for peering in adhoc(cluster, env, 'consul.peering.consul_peering_info')['peerings']:
             rows.append((cluster.name, peering['Name'], peering['State'], peering.get('PeerID') or
                          '(accepting side: dialer holds %s)' % peering['ID']))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print('  '.join(value.ljust(width) for value, width in zip(row, widths)))
+    print_table(rows)
     return rows[1:]
+
+
+def import_table(cluster, env, service, peer):
+    """What `cluster` imports of `service` from `peer`, read with consul_imported_service_info; one row each."""
+    data = adhoc(cluster, env, 'consul.peering.consul_imported_service_info', 'service=%s peer=%s' % (service, peer))
+    rows = [('on', 'service', 'from peer', 'instance', 'address', 'status')]
+    rows.extend((cluster.name, item['service'], item['peer'], item['id'], '%s:%s' % (item['address'], item['port']),
+                 item['status']) for item in data['instances'])
+    print_table(rows)
+    return data['summary']
 
 
 def main():
@@ -120,6 +143,17 @@ def main():
         rows = peering_table(clusters, env)
         if [row[2] for row in rows] != ['ACTIVE', 'ACTIVE']:
             raise SystemExit('expected both sides ACTIVE')
+
+        banner('Registering web on dc1 and exporting it to dc2: consul_exports {web: [dc2]} on dc1 in the inventory')
+        # Through the agent API (a service of the agent's own node), without a check: it is passing.
+        clusters[0].api('PUT', '/v1/agent/service/register', json={'Name': 'web', 'ID': 'web-1', 'Port': 8080})
+        inventory = write_inventory(state_dir, clusters, exports={'dc1': {'web': ['dc2']}})
+        playbook(inventory, env)
+
+        banner("dc2's view: instances of web imported from dc1, as consul_imported_service_info reads them")
+        summary = import_table(clusters[1], env, 'web', 'dc1')
+        if summary['passing'] != 1:
+            raise SystemExit('expected one passing instance of web on dc2, imported from dc1')
 
         banner('Running the playbook again: nothing to do')
         again = playbook(inventory, env)
