@@ -25,28 +25,16 @@ import pytest
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path, run_playbook, user_environ
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    acl_token, delete_everywhere, unique_name, wait_for, write_calls,
+    EXPORTS, acl_token, consumers, delete_everywhere, read_exports, unique_name, wait_for, write_calls,
 )
 from ansible_collections.consul.peering.tests.support.fault_proxy import PASS, FaultProxy
 from ansible_collections.consul.peering.tests.support.plays import task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
-EXPORTS = '/v1/config/exported-services/default'
 IMPORT_RULES = 'service_prefix "" { policy = "read" }\nnode_prefix "" { policy = "read" }'
 
 
 # -- Consul's own view, and changes made by "someone else" ----------------------------------------
-
-def read_exports(cluster):
-    response = cluster.api('GET', EXPORTS, expect=(200, 404))
-    return response.json() if response.status_code == 200 else None
-
-
-def consumers(cluster, service):
-    """The peers consuming `service` in the cluster's exported-services entry, as Consul stores it."""
-    return [consumer.get('Peer') for item in (read_exports(cluster) or {}).get('Services') or []
-            if item['Name'] == service for consumer in item['Consumers']]
-
 
 def edit_exports(cluster, change):
     """Change the exported-services entry through the API with compare-and-set, as another tool would."""

@@ -4,7 +4,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 """Consul's own view, for the tests' assertions and clean-up: read_peering, delete_everywhere, the calls Consul
-logged (write_calls, peering_calls), fresh peer names, ACL tokens of limited rights (acl_token), and wait_for."""
+logged (write_calls, peering_calls), fresh peer names, ACL tokens of limited rights (acl_token), the
+exported services (read_exports, consumers), and wait_for."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import time
 _names = itertools.count(1)
 
 WRITE_METHODS = ('POST', 'PUT', 'DELETE')
+EXPORTS = '/v1/config/exported-services/default'  # the partition's one exported-services entry
 
 
 def unique_name(prefix):
@@ -39,6 +41,18 @@ def read_peering(cluster, name):
     """The peering as Consul itself reports it (through the management token), or None."""
     response = cluster.api('GET', '/v1/peering/%s' % name, expect=(200, 404))
     return response.json() if response.status_code == 200 else None
+
+
+def read_exports(cluster):
+    """The cluster's exported-services entry as Consul stores it (through the management token), or None."""
+    response = cluster.api('GET', EXPORTS, expect=(200, 404))
+    return response.json() if response.status_code == 200 else None
+
+
+def consumers(cluster, service):
+    """The peers consuming `service` in the cluster's exported-services entry, as Consul stores it."""
+    return [consumer.get('Peer') for item in (read_exports(cluster) or {}).get('Services') or []
+            if item['Name'] == service for consumer in item['Consumers']]
 
 
 def wait_for(predicate, timeout=60, interval=0.25, what='condition'):
