@@ -23,7 +23,7 @@ MASK = '********'
 def secret_forms(secret):
     """`secret` as is and as repr(), JSON and URL quoting write it (and without surrounding white space)."""
     forms = set()
-    for value in {secret, secret.strip()}:
+    for value in (secret, secret.strip()):
         if not value:
             continue
         forms.update((value, repr(value)[1:-1], json.dumps(value)[1:-1], quote(value, safe=''),

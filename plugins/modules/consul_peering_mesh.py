@@ -15,10 +15,11 @@ description:
   - Reads each cluster once (C(GET /v1/peerings)), decides every pair from those lists with the same rules as
     M(consul.peering.consul_peering_token) and M(consul.peering.consul_peering), and works only on the pairs
     that need it. A mesh that is already peered costs one read per cluster and no write; so does check mode.
-  - Work order, for what needs doing - every token on the accepting clusters (clusters side by side), then every
-    establish on the dialing clusters (one dialer's peerings one after another, without waiting in between:
-    Consul 1.14 opens new dialing streams from a rate-limited sync loop, which then picks them up together),
-    then one wait until both sides of every pair are C(ACTIVE), each round reading every cluster involved once.
+  - "Work order, for what needs doing: every token on the accepting clusters (clusters side by side), then every
+    establish on the dialing clusters (one dialer's peerings one after another, without waiting in between,
+    because Consul 1.14 opens new dialing streams from a rate-limited sync loop, which then picks them up
+    together), then one wait until both sides of every pair are C(ACTIVE), each round reading every cluster
+    involved once."
   - A pair that fails does not stop the others. The module reports every pair's outcome in RV(pairs), and fails
     at the end when any pair failed; a re-run repairs only what is not peered.
   - The playbooks M(consul.peering.peer_clusters) and M(consul.peering.unpeer_clusters) and the role

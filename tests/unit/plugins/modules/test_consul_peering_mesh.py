@@ -108,8 +108,8 @@ def test_a_cluster_that_cannot_be_read_fails_its_pairs_only(clusters):
 
 def test_a_cluster_that_refuses_the_wait_fails_its_pairs_and_the_others_still_finish():
     with ScriptedServer() as dc1, ScriptedServer() as dc2, ScriptedServer() as dc3:
-        acceptor_for = lambda name: make_peering('acceptor', 'ACTIVE', Name=name)  # noqa: E731
-        dc1.script('GET', '/v1/peerings', (200, []), (200, [acceptor_for('dc2'), acceptor_for('dc3')]))
+        accepting = [make_peering('acceptor', 'ACTIVE', Name=name) for name in ('dc2', 'dc3')]
+        dc1.script('GET', '/v1/peerings', (200, []), (200, accepting))
         dc1.script('POST', '/v1/peering/token', (200, {'PeeringToken': make_token()}))
         dc2.script('GET', '/v1/peerings', (200, []), (200, [make_peering('dialer', 'ACTIVE')]))
         dc2.script('POST', '/v1/peering/establish', (200, {}))
