@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: consul_exported_services
 short_description: Export one service to Consul cluster peers, keeping every other export
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Sets which peers consume one service in the cluster's shared C(exported-services) config entry
     (C(GET /v1/config/exported-services/default), C(PUT /v1/config?cas=...)).

@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: consul_imported_service_info
 short_description: Read the instances of a service that a Consul cluster imports from a peer (or has itself), with their health
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - On the importing cluster, reads the instances of O(service) that the peer O(peer) exports to it, with
     their health (C(GET /v1/health/service/:service?peer=:peer)), and sums them up.

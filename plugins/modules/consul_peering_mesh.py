@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: consul_peering_mesh
 short_description: Peer many Consul clusters at once, reading each cluster once
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Makes every pair in O(pairs) peered (O(state=present)) or unpeered (O(state=absent)), from one task.
   - Reads each cluster once (C(GET /v1/peerings)), decides every pair from those lists with the same rules as

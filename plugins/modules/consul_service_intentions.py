@@ -9,7 +9,7 @@ from __future__ import annotations
 DOCUMENTATION = r'''
 module: consul_service_intentions
 short_description: Allow or deny one source, local or in a peer cluster, to reach a Consul service
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Sets one source rule in the C(service-intentions) config entry of a destination service
     (C(GET /v1/config/service-intentions/:destination), C(PUT /v1/config?cas=...)).
