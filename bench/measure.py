@@ -3,16 +3,18 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Measuring a command from the outside: wall and CPU time, the controller's memory, where a playbook spends
-its time, and the HTTP calls Consul logged for it."""
+its time and how many module runs it made, and the HTTP calls Consul logged for it."""
 
 from __future__ import annotations
 
+import collections
 import itertools
 import json
 import os
 import re
 import resource
 import statistics
+import sys
 import threading
 import time
 
@@ -20,6 +22,7 @@ from ansible_collections.consul.peering.tests.support.ansible_cli import CALLBAC
 
 BENCH = os.path.dirname(os.path.realpath(__file__))
 TIMER_PLUGINS = os.path.join(BENCH, 'callback_plugins')
+MODULE_INTERPRETER = os.path.join(BENCH, 'module_interpreter.sh')
 MEMORY_SAMPLE_SECONDS = 0.1
 
 _run_numbers = itertools.count(1)
@@ -152,21 +155,26 @@ class ControllerMemory:
 
 class TaskTimer:
     """Runs ansible-playbook with bench/callback_plugins/task_timer.py, which records when the playbook and each
-    task start."""
+    task start, and with bench/module_interpreter.sh as the modules' Python, which records each module run."""
 
     def __init__(self, workdir):
-        self.path = os.path.join(workdir, 'task-times-%d.jsonl' % next(_run_numbers))
+        number = next(_run_numbers)
+        self.path = os.path.join(workdir, 'task-times-%d.jsonl' % number)
+        self.module_runs_path = os.path.join(workdir, 'module-runs-%d.txt' % number)
         self.env = {'ANSIBLE_CALLBACK_PLUGINS': os.pathsep.join([CALLBACKS, TIMER_PLUGINS]),
-                    'ANSIBLE_CALLBACKS_ENABLED': 'record_results,task_timer', 'TASK_TIMER_FILE': self.path}
+                    'ANSIBLE_CALLBACKS_ENABLED': 'record_results,task_timer', 'TASK_TIMER_FILE': self.path,
+                    'BENCH_MODULE_RUNS_FILE': self.module_runs_path, 'BENCH_PYTHON': sys.executable}
         self.launched = self.exited = None
 
     def run(self, **kwargs):
-        """run_playbook(**kwargs) with the timer on."""
+        """run_playbook(**kwargs) with the timer and the module run counter on."""
         env = dict(kwargs.pop('env', None) or {})
         env.update(self.env)
+        # Extra vars win over the inventory and add_host, so every module of the run goes through the counter.
+        extra_args = ['-e', 'ansible_python_interpreter=%s' % MODULE_INTERPRETER] + list(kwargs.pop('extra_args', ()))
         self.launched = time.time()
         try:
-            return run_playbook(env=env, **kwargs)
+            return run_playbook(env=env, extra_args=extra_args, **kwargs)
         finally:
             self.exited = time.time()
 
@@ -179,6 +187,19 @@ class TaskTimer:
         marks += [('exit', next(event['time'] for event in events if event['event'] == 'playbook_end'))]
         phases = [(name, round(marks[index + 1][1] - start, 3)) for index, (name, start) in enumerate(marks[:-1])]
         return phases + [('exit', round(self.exited - marks[-1][1], 3))]
+
+    def modules_run(self):
+        """{module: how many times the run executed it}, from the AnsiballZ file each run started."""
+        if not os.path.exists(self.module_runs_path):
+            return {}
+        with open(self.module_runs_path, encoding='utf-8') as handle:
+            names = [os.path.basename(line.strip()) for line in handle if line.strip()]
+        return dict(collections.Counter(name[len('AnsiballZ_'):-len('.py')] if name.startswith('AnsiballZ_')
+                                        else name for name in names))
+
+    def module_runs(self):
+        """How many times the run executed a module."""
+        return sum(self.modules_run().values())
 
 
 def median_phases(runs):

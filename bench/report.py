@@ -61,8 +61,8 @@ def report_cold(cold):
              'Rested: the dialing cluster had no peering change for %d s before. Busy: it had one just before (as '
              'after another peering run). "Consul" is what Consul itself took in the same runs: from answering the '
              'establish call to opening the peering stream, from its log.' % cold['rest_seconds'], '',
-             '| run | rested | Consul | busy | Consul | CPU (rested) | ratio rested / busy | target |',
-             '| --- | --- | --- | --- | --- | --- | --- | --- |']
+             '| run | rested | Consul | busy | Consul | CPU (rested) | module runs | ratio rested / busy | target |',
+             '| --- | --- | --- | --- | --- | --- | --- | --- | --- |']
 
     def cell(regime, key):
         if key not in regime:
@@ -72,15 +72,17 @@ def report_cold(cold):
 
     def row(label, key, ratio='', target=''):
         cpu = rested[key]['cpu']['median']
-        lines.append('| %s | %s | %s | %s | %s | %s |' % (
-            label, cell(rested, key), cell(busy, key), '%.2f s' % cpu if cpu else '', ratio, target))
+        runs = rested[key].get('module_runs')
+        lines.append('| %s | %s | %s | %s | %s | %s | %s |' % (
+            label, cell(rested, key), cell(busy, key), '%.2f s' % cpu if cpu else '',
+            '%d' % runs['median'] if runs else '', ratio, target))
 
     def verdicts(key):
         return '≤ %.1f× (%s; %s)' % (targets[key], verdict(rested[key], targets[key]), verdict(busy[key], targets[key]))
 
     row("Consul's floor: establish call → both sides ACTIVE, polled every 20 ms", 'floor')
     row('`bench/cli_peering.sh`: consul CLI generate-token, establish, `read` every 0.25 s', 'cli', '1')
-    lines.append("| ansible-playbook running one no-op task (Ansible's floor) | %s | | | | | %.2f× / %.2f× CLI | |" % (
+    lines.append("| ansible-playbook running one no-op task (Ansible's floor) | %s | | | | | | %.2f× / %.2f× CLI | |" % (
         seconds(floor), floor['median'] / rested['cli']['wall']['median'],
         floor['median'] / busy['cli']['wall']['median']))
     row('role, cold', 'role', '**%.2f× / %.2f×** CLI' % (rested['role_vs_cli'], busy['role_vs_cli']),

@@ -14,8 +14,8 @@ Starts its own Consul clusters with the test harness (HTTPS, ACLs on), then meas
             memory of the controller's process tree while each runs (PSS and RSS, sampled from /proc)
 It prints Markdown tables, writes JSON (bench/results/latest.json by default) and stops every server it
 started. Nothing is asserted: targets are printed next to the figures. `make bench` runs it.
-The code: measure.py (timing, CPU, memory, HTTP calls), consul_regimes.py (Consul's state, regimes and floor),
-machine.py, plays.py, sections/ (one module per section), report.py (Markdown and JSON).
+The code: measure.py (timing, CPU, memory, module runs, HTTP calls), consul_regimes.py (Consul's state, regimes
+and floor), machine.py, plays.py, sections/ (one module per section), report.py (Markdown and JSON).
 """
 
 from __future__ import annotations

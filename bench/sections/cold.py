@@ -33,8 +33,8 @@ class ColdPeering:
     def __init__(self, acceptor, busy_dialer, rested_dialers, workdir):
         self.acceptor, self.busy_dialer, self.workdir = acceptor, busy_dialer, workdir
         self.rested = RestedDialers(rested_dialers)
-        self.samples = dict((regime, dict((run, {'wall': [], 'cpu': [], 'consul_wait': [], 'phases': []})
-                                          for run in RUNS)) for regime in REGIMES)
+        self.samples = dict((regime, dict((run, {'wall': [], 'cpu': [], 'consul_wait': [], 'phases': [],
+                                                 'module_runs': []}) for run in RUNS)) for regime in REGIMES)
         self.noop_changed = []
         self.cli_env = dict(user_environ(), CONSUL=consul_binary(allow_build=False), CONSUL_CACERT=acceptor.ca_file,
                             ACCEPTOR_ADDR=acceptor.address, ACCEPTOR_TOKEN=acceptor.token)
@@ -46,6 +46,7 @@ class ColdPeering:
         data['consul_wait'].append(consul_wait)
         if timer:
             data['phases'].append(timer.phases())
+            data['module_runs'].append(timer.module_runs())
 
     def peer(self, regime, run):
         """Take a dialer, peer it with the acceptor by `run`, record the figures with Consul's own wait in that
@@ -93,6 +94,7 @@ class ColdPeering:
                 figures[run]['consul_wait'] = summary(waits)
             if data['phases']:
                 figures[run]['phases'] = median_phases(data['phases'])
+                figures[run]['module_runs'] = summary(data['module_runs'], 0)
         return figures
 
 
