@@ -23,7 +23,7 @@ def verdict(value, target):
 
 
 def phase_name(name):
-    return name.replace('consul.peering.cluster_peering : ', '')
+    return name.replace('consul.peering.cluster_peering : ', '').replace('cluster_peering : ', '')
 
 
 def compress_calls(calls):
@@ -77,20 +77,29 @@ def report_cold(cold):
             label, cell(rested, key), cell(busy, key), '%.2f s' % cpu if cpu else '',
             '%d' % runs['median'] if runs else '', ratio, target))
 
-    def verdicts(key):
-        return '≤ %.1f× (%s; %s)' % (targets[key], verdict(rested[key], targets[key]), verdict(busy[key], targets[key]))
+    def verdicts(key, target_key=None):
+        limit = targets[target_key or key]
+        return '≤ %.1f× (%s; %s)' % (limit, verdict(rested[key], limit), verdict(busy[key], limit))
 
     row("Consul's floor: establish call → both sides ACTIVE, polled every 20 ms", 'floor')
     row('`bench/cli_peering.sh`: consul CLI generate-token, establish, `read` every 0.25 s', 'cli', '1')
     lines.append("| ansible-playbook running one no-op task (Ansible's floor) | %s | | | | | | %.2f× / %.2f× CLI | |" % (
         seconds(floor), floor['median'] / rested['cli']['wall']['median'],
         floor['median'] / busy['cli']['wall']['median']))
-    row('role, cold', 'role', '**%.2f× / %.2f×** CLI' % (rested['role_vs_cli'], busy['role_vs_cli']),
-        verdicts('role_vs_cli'))
+    row('role (one consul_peering_mesh task), cold', 'role',
+        '**%.2f× / %.2f×** CLI' % (rested['role_vs_cli'], busy['role_vs_cli']), verdicts('role_vs_cli'))
+    row('', 'role', '**%.2f× / %.2f×** floor, Consul taken out' % (
+        rested['role_vs_floor_plus_consul'], busy['role_vs_floor_plus_consul']), verdicts('role_vs_floor_plus_consul'))
     if 'role_pipelining' in rested:
         row('role, cold, `ANSIBLE_PIPELINING=True`', 'role_pipelining', '%.2f× CLI' % rested['role_pipelining_vs_cli'])
     row('role, no-op re-run', 'noop', '**%.2f× / %.2f×** cold' % (rested['noop_vs_cold'], busy['noop_vs_cold']),
         verdicts('noop_vs_cold'))
+    if 'baseline_role' in rested:
+        row('0.1.0 role (six module tasks), cold', 'baseline_role', '%.2f× / %.2f× CLI; %.2f× / %.2f× floor, Consul '
+            'taken out' % (rested['baseline_role_vs_cli'], busy['baseline_role_vs_cli'],
+                           rested['baseline_role_vs_floor_plus_consul'], busy['baseline_role_vs_floor_plus_consul']))
+        row('0.1.0 role, no-op re-run', 'baseline_noop', '%.2f× / %.2f× cold' % (
+            rested['baseline_noop_vs_cold'], busy['baseline_noop_vs_cold']))
     if cold['noop_changed_tasks']:
         lines.append('WARNING: a no-op re-run changed: %s' % ', '.join(sorted(set(cold['noop_changed_tasks']))))
     lines += ['', 'Where the role spends its time (median per phase; a phase lasts until the next task starts):', '',

@@ -7,9 +7,9 @@
 Starts its own Consul clusters with the test harness (HTTPS, ACLs on), then measures, by section:
   overhead  module overhead: `ansible localhost -m consul.peering.consul_peering_info` vs `-m ansible.builtin.ping`
   calls     HTTP calls per operation, counted from Consul's own request log
-  cold      two clusters to ACTIVE: the role (also with ANSIBLE_PIPELINING) vs bench/cli_peering.sh (the consul
-            CLI), with Consul's own time from the establish call to ACTIVE as the floor; each with a rested and
-            with a busy dialing cluster; a no-op re-run of the role; Ansible's own floor
+  cold      two clusters to ACTIVE: the role (also with ANSIBLE_PIPELINING) and the 0.1.0 role vs
+            bench/cli_peering.sh (the consul CLI), with Consul's own time from the establish call to ACTIVE as the
+            floor; each with a rested and with a busy dialing cluster; a no-op re-run; Ansible's own floor
   mesh      a full mesh of N clusters with playbooks/peer_clusters.yml, default forks and forks=10, and the peak
             memory of the controller's process tree while each runs (PSS and RSS, sampled from /proc)
 It prints Markdown tables, writes JSON (bench/results/latest.json by default) and stops every server it
