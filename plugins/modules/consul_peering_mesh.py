@@ -90,7 +90,7 @@ options:
     type: float
     default: 120
 notes:
-  - Each connection's O(clusters[].connection.token) needs C(peering:write) on its cluster (C(peering:read) is
+  - Each connection's C(token) needs C(peering:write) on its cluster (C(peering:read) is
     enough in check mode).
   - The module works on the control node and reaches every cluster over its HTTP API; one module run serves the
     whole mesh, however many pairs it has.
