@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Measuring a command from the outside: wall and CPU time, the controller's memory, where a playbook spends
-its time and how many module runs it made, and the HTTP calls Consul logged for it."""
+its time and how many module runs it made, the HTTP calls Consul logged for it, and a straight-line fit."""
 
 from __future__ import annotations
 
@@ -73,6 +73,18 @@ def summary(values, digits=3):
     """Median and spread of a list of figures."""
     return {'median': round(statistics.median(values), digits), 'min': round(min(values), digits),
             'max': round(max(values), digits), 'n': len(values), 'values': [round(value, digits) for value in values]}
+
+
+def fit_line(xs, ys):
+    """Least-squares line y = slope * x + intercept through the points, and its R^2."""
+    mean_x, mean_y = statistics.fmean(xs), statistics.fmean(ys)
+    spread_x = sum((x - mean_x) ** 2 for x in xs)
+    slope = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys)) / spread_x
+    intercept = mean_y - slope * mean_x
+    residual = sum((y - (slope * x + intercept)) ** 2 for x, y in zip(xs, ys))
+    total = sum((y - mean_y) ** 2 for y in ys)
+    return {'slope': round(slope, 4), 'intercept': round(intercept, 4),
+            'r_squared': round(1 - residual / total, 4) if total else 1.0}
 
 
 # -- memory --------------------------------------------------------------------------------------

@@ -16,10 +16,12 @@ from ansible_collections.consul.peering.bench.measure import BENCH
 ROOT = os.path.dirname(BENCH)
 CLI_SCRIPT = os.path.join(BENCH, 'cli_peering.sh')
 PEER_CLUSTERS = os.path.join(ROOT, 'playbooks', 'peer_clusters.yml')
-# The 0.1.0 role (six module tasks per pair), kept as the baseline.
+# The 0.1.0 playbook and role (one host per pair, six module tasks per pair), kept as the baseline.
+BASELINE_PEER_CLUSTERS = os.path.join(BENCH, 'baseline', 'pairwise_peer_clusters.yml')
 BASELINE_ROLES = os.path.join(BENCH, 'baseline', 'roles')
 BASELINE_ROLE = 'cluster_peering'  # a bare name, found on BASELINE_ROLES; the collection's role needs its full name
 BASELINE_ENV = {'ANSIBLE_ROLES_PATH': BASELINE_ROLES}
+MESH_PLAYBOOKS = {'new': PEER_CLUSTERS, 'baseline': BASELINE_PEER_CLUSTERS}
 
 
 def role_play(acceptor, dialer, acceptor_peer, dialer_peer, state='present'):
@@ -44,6 +46,12 @@ def noop_play():
     """Ansible's floor: a play with one task that does nothing."""
     return [{'name': 'Nothing', 'hosts': 'localhost', 'gather_facts': False,
              'tasks': [{'name': 'Do nothing', 'ansible.builtin.meta': 'noop'}]}]
+
+
+def info_list_play(cluster):
+    """The floor of one module run: a play with one consul_peering_info task in list mode (one GET /v1/peerings)."""
+    return [{'name': 'One module run', 'hosts': 'localhost', 'gather_facts': False,
+             'tasks': [module_task(cluster, 'consul_peering_info')]}]
 
 
 def mesh_inventory(members, path):

@@ -10,6 +10,10 @@ import itertools
 import json
 import os
 
+from ansible_collections.consul.peering.bench.sections.mesh import KINDS, PROJECT_TO, mesh_run
+
+KIND_LABELS = {'cold': 'cold', 'noop': 'no-op re-run', 'check': 'check mode (peered)',
+               'check_cold': 'check mode (no peerings)'}
 
 
 def seconds(stats):
@@ -112,24 +116,67 @@ def report_cold(cold):
     return lines
 
 
-def report_mesh(rows):
-    lines = ['', '### 5-6. Full mesh with playbooks/peer_clusters.yml (busy clusters, n = %d each)'
-             % rows[0]['seconds']['n'], '',
-             '| clusters | peerings | forks | wall time | per peering | CPU time | peak controller memory: tree PSS / '
-             'tree RSS / largest process RSS |', '| --- | --- | --- | --- | --- | --- | --- |']
-    for row in rows:
-        memory = row['memory']
-        lines.append('| %d | %d | %d%s | %s | %.2f s | %.1f s | %.0f / %.0f / %.0f MiB (%d processes) |' % (
-            row['clusters'], row['peerings'], row['forks'], ' (default)' if row['forks_default'] else '',
-            seconds(row['seconds']), row['seconds_per_peering'], row['cpu_seconds']['median'], memory['tree_pss_mib'],
-            memory['tree_rss_mib'], memory['largest_process_rss_mib'], memory['processes']))
-    largest = [row for row in rows if row['clusters'] == rows[-1]['clusters']]
-    lines += ['', 'Where the largest mesh spends its time (median per phase):', '',
-              '| phase | %s |' % ' | '.join('forks %d' % row['forks'] for row in largest),
-              '| --- |%s' % (' --- |' * len(largest))]
-    for index, (name, _seconds) in enumerate(largest[0]['phases']):
-        cells = ['%.2f s' % row['phases'][index][1] if index < len(row['phases']) else '' for row in largest]
-        lines.append('| %s | %s |' % (phase_name(name), ' | '.join(cells)))
+def _memory_cell(memory):
+    return '%.0f MiB' % memory['tree_pss_mib']
+
+
+def report_mesh(mesh):
+    lines = ['', '### 5-6. Full mesh: playbooks/peer_clusters.yml (new) against the 0.1.0 pairwise playbook '
+             '(baseline), same inventory, %d forks' % mesh['forks'], '',
+             'n = %d for the new playbook and for the baseline below %d clusters, %d for the baseline from %d clusters. '
+             'Module runs: AnsiballZ runs, counted by bench/module_interpreter.sh; calls: HTTP calls to the peering '
+             'endpoints in Consul\'s request logs; PSS: the peak of the controller\'s process tree.' % (
+                 mesh['repeat'], mesh['baseline_repeat_from_clusters'], min(mesh['repeat'], mesh['baseline_repeat']),
+                 mesh['baseline_repeat_from_clusters']), '',
+             '| clusters (peerings) | run | baseline: wall | module runs | calls | PSS | new: wall | module runs | '
+             'calls | PSS | new / baseline |', '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |']
+    for size in mesh['sizes']:
+        for kind in KINDS:
+            new, baseline = mesh_run(mesh, size, 'new', kind), mesh_run(mesh, size, 'baseline', kind)
+            if not new:
+                continue
+            cells = []
+            for run in (baseline, new):
+                cells += ([seconds(run['wall']), '%d' % run['module_runs']['median'],
+                           '%d' % run['peering_calls']['median'], _memory_cell(run['memory'])] if run else [''] * 4)
+            ratio = '**%.2f×**' % (new['wall']['median'] / baseline['wall']['median']) if baseline else ''
+            lines.append('| %d (%d) | %s | %s | %s |' % (size, new['peerings'], KIND_LABELS[kind], ' | '.join(cells),
+                                                         ratio))
+    changed = [(row['clusters'], row['playbook'], row['kind'], row['changed_tasks']) for row in mesh['runs']
+               if row['kind'] in ('noop', 'check') and row['changed_tasks']]
+    for size, playbook, kind, tasks in changed:
+        lines.append('WARNING: %s %s on %d clusters reported changes: %s' % (playbook, kind, size, ', '.join(tasks)))
+    floors = mesh['floors']
+    lines += ['', 'Floors, measured between the mesh runs (n = %d):' % floors['noop_task']['wall']['n'], '',
+              '| floor | wall | module runs | calls | PSS |', '| --- | --- | --- | --- | --- |']
+    for key, label in (('noop_task', 'ansible-playbook, one no-op task'),
+                       ('one_module_task', 'ansible-playbook, one consul_peering_info task (list mode)')):
+        floor = floors[key]
+        lines.append('| %s | %s | %d | %d | %s |' % (label, seconds(floor['wall']), floor['module_runs']['median'],
+                                                     floor['peering_calls']['median'], _memory_cell(floor['memory'])))
+    module_cost = floors['one_module_task']['wall']['median'] - floors['noop_task']['wall']['median']
+    lines.append('')
+    lines.append('One module run costs %.2f s over the no-op floor: the most an in-controller (action plugin) variant '
+                 'could save per run of the new playbook.' % module_cost)
+    lines += ['', 'Wall time fitted to a line in N (clusters), medians of N = %s:' % ', '.join(
+        str(size) for size in mesh['sizes']), '',
+        '| playbook | run | slope | intercept | R² | %s |' % ' | '.join('%d clusters' % size for size in PROJECT_TO),
+        '| --- | --- | --- | --- | --- |%s' % (' --- |' * len(PROJECT_TO))]
+    for playbook, fits in mesh['fits'].items():
+        for kind, fit in fits.items():
+            projection = mesh['projections'][playbook][kind]
+            lines.append('| %s | %s | %.3f s | %.2f s | %.3f | %s |' % (
+                playbook, KIND_LABELS[kind], fit['slope'], fit['intercept'], fit['r_squared'],
+                ' | '.join('%.1f s' % projection[str(size)] for size in PROJECT_TO)))
+    largest = mesh_run(mesh, max(mesh['sizes']), 'new', 'cold')
+    if largest and largest.get('phases'):
+        noop = mesh_run(mesh, max(mesh['sizes']), 'new', 'noop')
+        noop_phases = dict(noop['phases']) if noop and noop.get('phases') else {}
+        lines += ['', 'Where the new playbook spends its time, %d clusters (median per phase):' % max(mesh['sizes']),
+                  '', '| phase | cold | no-op re-run |', '| --- | --- | --- |']
+        for name, phase_seconds in largest['phases']:
+            lines.append('| %s | %.2f s | %s |' % (phase_name(name), phase_seconds,
+                                                   '%.2f s' % noop_phases[name] if name in noop_phases else ''))
     return lines
 
 

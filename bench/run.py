@@ -10,12 +10,13 @@ Starts its own Consul clusters with the test harness (HTTPS, ACLs on), then meas
   cold      two clusters to ACTIVE: the role (also with ANSIBLE_PIPELINING) and the 0.1.0 role vs
             bench/cli_peering.sh (the consul CLI), with Consul's own time from the establish call to ACTIVE as the
             floor; each with a rested and with a busy dialing cluster; a no-op re-run; Ansible's own floor
-  mesh      a full mesh of N clusters with playbooks/peer_clusters.yml, default forks and forks=10, and the peak
-            memory of the controller's process tree while each runs (PSS and RSS, sampled from /proc)
+  mesh      full meshes of N clusters: playbooks/peer_clusters.yml vs the 0.1.0 pairwise playbook
+            (bench/baseline), cold, no-op re-run and check mode: wall and CPU time, module runs, HTTP calls to
+            the peering endpoints, peak controller memory; two floors; lines fitted to wall time against N
 It prints Markdown tables, writes JSON (bench/results/latest.json by default) and stops every server it
 started. Nothing is asserted: targets are printed next to the figures. `make bench` runs it.
-The code: measure.py (timing, CPU, memory, module runs, HTTP calls), consul_regimes.py (Consul's state, regimes
-and floor), machine.py, plays.py, sections/ (one module per section), report.py (Markdown and JSON).
+The code: measure.py (timing, CPU, memory, module runs, HTTP calls, fits), consul_regimes.py (Consul's state,
+regimes and floor), machine.py, plays.py, sections/ (one module per section), report.py (Markdown and JSON).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from ansible_collections.consul.peering.bench.measure import BENCH, hide_secrets
 from ansible_collections.consul.peering.bench.report import render, write_json
 from ansible_collections.consul.peering.bench.sections.calls import http_calls
 from ansible_collections.consul.peering.bench.sections.cold import cold_peering
-from ansible_collections.consul.peering.bench.sections.mesh import mesh_scale
+from ansible_collections.consul.peering.bench.sections.mesh import DEFAULT_KINDS, KINDS, mesh_scale
 from ansible_collections.consul.peering.bench.sections.overhead import module_overhead
 
 SECTIONS = ('overhead', 'calls', 'cold', 'mesh')
@@ -50,16 +51,26 @@ def parse_options(argv=None):
     parser.add_argument('--repeat', type=int, default=5,
                         help='repetitions of the cold section (default 5); the overhead section runs twice as many')
     parser.add_argument('--mesh-repeat', type=int, default=3, help='repetitions of each mesh run (default 3)')
-    parser.add_argument('--sizes', default='2,3,4,5', help='mesh sizes, comma-separated (default 2,3,4,5)')
+    parser.add_argument('--baseline-repeat', type=int, default=2,
+                        help='repetitions of the baseline playbook on meshes of 6 clusters or more (default 2: its '
+                             'cold run of 10 clusters takes about a minute)')
+    parser.add_argument('--sizes', default='2,4,6,8,10', help='mesh sizes, comma-separated (default 2,4,6,8,10)')
+    parser.add_argument('--mesh-kinds', default=','.join(DEFAULT_KINDS),
+                        help='mesh runs to make, comma-separated, of %s (default %s)' % (
+                            ', '.join(KINDS), ','.join(DEFAULT_KINDS)))
     parser.add_argument('--quick', action='store_true',
-                        help='a smoke run in about three minutes: 3 repetitions, one run per mesh, meshes of 2 and 3')
+                        help='a smoke run: 2 repetitions, one run per mesh, meshes of 2 and 3')
     parser.add_argument('--output', default=os.path.join(BENCH, 'results', 'latest.json'),
                         help='where to write the JSON report (default bench/results/latest.json)')
     options = parser.parse_args(argv)
     options.sections = options.only or list(SECTIONS)
     options.sizes = sorted(int(size) for size in options.sizes.split(','))
+    options.mesh_kinds = [kind for kind in options.mesh_kinds.split(',') if kind]
+    unknown = set(options.mesh_kinds) - set(KINDS)
+    if unknown:
+        parser.error('--mesh-kinds: unknown %s (choose from %s)' % (', '.join(sorted(unknown)), ', '.join(KINDS)))
     if options.quick:
-        options.repeat, options.mesh_repeat, options.sizes = 3, 1, [2, 3]
+        options.repeat, options.mesh_repeat, options.baseline_repeat, options.sizes = 2, 1, 1, [2, 3]
     return options
 
 
@@ -79,7 +90,8 @@ def section_runs(options, clusters, workdir):
         ('overhead', 'module_overhead', lambda: module_overhead(dc1, options.repeat * 2)),
         ('calls', 'http_calls', lambda: http_calls(dc1, dc2)),
         ('cold', 'cold_peering', lambda: cold_peering(dc1, dc2, clusters[2:COLD_CLUSTERS], options.repeat, workdir)),
-        ('mesh', 'mesh', lambda: mesh_scale(clusters, options.sizes, options.mesh_repeat, workdir)),
+        ('mesh', 'mesh', lambda: mesh_scale(clusters, options.sizes, options.mesh_repeat, options.baseline_repeat,
+                                            workdir, options.mesh_kinds)),
     )
     return [entry for entry in table if entry[0] in options.sections]
 
