@@ -139,6 +139,19 @@ def consul_stream_wait(dialer, mark, dialer_peer):
     return round((stream - established).total_seconds(), 3)
 
 
+def establish_and_stream_times(dialer, mark):
+    """From the dialer's log after `mark`: when it answered each establish call ([datetime]), and when it opened
+    the stream of each dialing peering ({peer name: datetime of the first opening})."""
+    lines = _log_lines(dialer, mark)
+    answered = [_log_time(line) for line in lines if 'Request finished: method=POST url=/v1/peering/establish' in line]
+    opened = {}
+    for line in lines:
+        if 'subscribing to resource type: dailer=true' in line:
+            fields = dict(part.split('=', 1) for part in line.split() if '=' in part)
+            opened.setdefault(fields.get('peer_name'), _log_time(line))
+    return answered, opened
+
+
 # -- Consul's floor ---------------------------------------------------------------------------------
 
 def both_active(pairs):

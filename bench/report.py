@@ -180,8 +180,34 @@ def report_mesh(mesh):
     return lines
 
 
+def report_sync_loop(sync):
+    lines = ['', "### 7. Consul's sync loop: each dialer's establishes back to back, or one pair at a time "
+             '(raw API calls, busy mesh of %d clusters, %d peerings, n = %d)' % (
+                 sync['clusters'], sync['peerings'], sync['repeat']), '',
+             '| order | wall: first call → every pair ACTIVE | stream openings seen | sync-loop runs that opened them '
+             '(all dialers) |', '| --- | --- | --- | --- |']
+    for order, label in (('batched', 'batched (consul_peering_mesh): tokens, each dialer\'s establishes, one wait'),
+                         ('one_by_one', 'one pair at a time: token, establish, wait')):
+        data = sync[order]
+        opened = sum(entry['peerings'] for entry in data['dialers_last_run'].values() if entry)
+        lines.append('| %s | %s | %d | %s |' % (label, seconds(data['wall']), opened,
+                                                '%d (%d–%d)' % (data['loop_runs']['median'], data['loop_runs']['min'],
+                                                                data['loop_runs']['max'])))
+    lines += ['', 'One pair at a time takes **%.2f×** as long. Per dialer, last run of each order (peerings / loop '
+              'runs / first establish → last stream open):' % sync['one_by_one_vs_batched'], '',
+              '| dialer | batched | one by one |', '| --- | --- | --- |']
+    for name in sorted(sync['batched']['dialers_last_run'], key=lambda label: int(label[2:])):
+        cells = []
+        for order in ('batched', 'one_by_one'):
+            entry = sync[order]['dialers_last_run'].get(name)
+            cells.append('%d / %d / %.2f s' % (entry['peerings'], entry['loop_runs'],
+                                               entry['first_establish_to_last_stream']) if entry else '')
+        lines.append('| %s | %s |' % (name, ' | '.join(cells)))
+    return lines
+
+
 SECTION_REPORTS = (('module_overhead', report_overhead), ('http_calls', report_calls), ('cold_peering', report_cold),
-                   ('mesh', report_mesh))
+                   ('mesh', report_mesh), ('sync_loop', report_sync_loop))
 
 
 def render(report):

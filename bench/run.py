@@ -13,6 +13,7 @@ Starts its own Consul clusters with the test harness (HTTPS, ACLs on), then meas
   mesh      full meshes of N clusters: playbooks/peer_clusters.yml vs the 0.1.0 pairwise playbook
             (bench/baseline), cold, no-op re-run and check mode: wall and CPU time, module runs, HTTP calls to
             the peering endpoints, peak controller memory; two floors; lines fitted to wall time against N
+  sync      Consul's rate-limited sync loop: each dialer's establishes back to back vs one pair at a time
 It prints Markdown tables, writes JSON (bench/results/latest.json by default) and stops every server it
 started. Nothing is asserted: targets are printed next to the figures. `make bench` runs it.
 The code: measure.py (timing, CPU, memory, module runs, HTTP calls, fits), consul_regimes.py (Consul's state,
@@ -39,8 +40,9 @@ from ansible_collections.consul.peering.bench.sections.calls import http_calls
 from ansible_collections.consul.peering.bench.sections.cold import cold_peering
 from ansible_collections.consul.peering.bench.sections.mesh import DEFAULT_KINDS, KINDS, mesh_scale
 from ansible_collections.consul.peering.bench.sections.overhead import module_overhead
+from ansible_collections.consul.peering.bench.sections.sync_loop import sync_loop
 
-SECTIONS = ('overhead', 'calls', 'cold', 'mesh')
+SECTIONS = ('overhead', 'calls', 'cold', 'mesh', 'sync')
 # The cold section needs five clusters: dc1 accepts; dc2 dials in the busy regime, dc3-dc5 in turn in the rested one.
 COLD_CLUSTERS = 5
 
@@ -58,8 +60,10 @@ def parse_options(argv=None):
     parser.add_argument('--mesh-kinds', default=','.join(DEFAULT_KINDS),
                         help='mesh runs to make, comma-separated, of %s (default %s)' % (
                             ', '.join(KINDS), ','.join(DEFAULT_KINDS)))
+    parser.add_argument('--sync-size', type=int, default=6, help='clusters of the sync-loop mesh (default 6)')
+    parser.add_argument('--sync-repeat', type=int, default=2, help='repetitions of each sync-loop order (default 2)')
     parser.add_argument('--quick', action='store_true',
-                        help='a smoke run: 2 repetitions, one run per mesh, meshes of 2 and 3')
+                        help='a smoke run: 2 repetitions, one run per mesh, meshes of 2 and 3, sync loop on 3')
     parser.add_argument('--output', default=os.path.join(BENCH, 'results', 'latest.json'),
                         help='where to write the JSON report (default bench/results/latest.json)')
     options = parser.parse_args(argv)
@@ -70,7 +74,8 @@ def parse_options(argv=None):
     if unknown:
         parser.error('--mesh-kinds: unknown %s (choose from %s)' % (', '.join(sorted(unknown)), ', '.join(KINDS)))
     if options.quick:
-        options.repeat, options.mesh_repeat, options.baseline_repeat, options.sizes = 2, 1, 1, [2, 3]
+        options.repeat, options.mesh_repeat, options.baseline_repeat = 2, 1, 1
+        options.sizes, options.sync_size, options.sync_repeat = [2, 3], 3, 1
     return options
 
 
@@ -80,6 +85,8 @@ def clusters_needed(options):
         counts.append(COLD_CLUSTERS)
     if 'mesh' in options.sections:
         counts.append(max(options.sizes))
+    if 'sync' in options.sections:
+        counts.append(options.sync_size)
     return max(counts)
 
 
@@ -92,6 +99,7 @@ def section_runs(options, clusters, workdir):
         ('cold', 'cold_peering', lambda: cold_peering(dc1, dc2, clusters[2:COLD_CLUSTERS], options.repeat, workdir)),
         ('mesh', 'mesh', lambda: mesh_scale(clusters, options.sizes, options.mesh_repeat, options.baseline_repeat,
                                             workdir, options.mesh_kinds)),
+        ('sync', 'sync_loop', lambda: sync_loop(clusters, options.sync_size, options.sync_repeat)),
     )
     return [entry for entry in table if entry[0] in options.sections]
 
