@@ -206,8 +206,16 @@ def report_sync_loop(sync):
     return lines
 
 
+def report_targets(targets):
+    lines = ['', '### Issue 14 targets', '', '| target | result | verdict |', '| --- | --- | --- |']
+    for target in targets:
+        lines.append('| %s | %s | %s |' % (target['target'], target['shown'], '**%s**' % target['verdict']
+                                           if target['verdict'] in ('missed', 'not linear') else target['verdict']))
+    return lines
+
+
 SECTION_REPORTS = (('module_overhead', report_overhead), ('http_calls', report_calls), ('cold_peering', report_cold),
-                   ('mesh', report_mesh), ('sync_loop', report_sync_loop))
+                   ('mesh', report_mesh), ('sync_loop', report_sync_loop), ('issue_14_targets', report_targets))
 
 
 def render(report):

@@ -14,10 +14,12 @@ Starts its own Consul clusters with the test harness (HTTPS, ACLs on), then meas
             (bench/baseline), cold, no-op re-run and check mode: wall and CPU time, module runs, HTTP calls to
             the peering endpoints, peak controller memory; two floors; lines fitted to wall time against N
   sync      Consul's rate-limited sync loop: each dialer's establishes back to back vs one pair at a time
-It prints Markdown tables, writes JSON (bench/results/latest.json by default) and stops every server it
-started. Nothing is asserted: targets are printed next to the figures. `make bench` runs it.
+Then it judges issue 14's targets (bench/targets.py), prints Markdown tables, writes JSON
+(bench/results/latest.json by default) and stops every server it started. Nothing is asserted: targets are
+printed next to the figures. `make bench` runs it.
 The code: measure.py (timing, CPU, memory, module runs, HTTP calls, fits), consul_regimes.py (Consul's state,
-regimes and floor), machine.py, plays.py, sections/ (one module per section), report.py (Markdown and JSON).
+regimes and floor), machine.py, plays.py, sections/ (one module per section), targets.py, report.py (Markdown
+and JSON).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import traceback
 
 from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
 
+from ansible_collections.consul.peering.bench import targets
 from ansible_collections.consul.peering.bench.machine import activity, leftover_consul, machine
 from ansible_collections.consul.peering.bench.measure import BENCH, hide_secrets, scrub
 from ansible_collections.consul.peering.bench.report import render, write_json
@@ -128,6 +131,10 @@ def main(argv=None):
     except Exception as exc:  # pylint: disable=broad-exception-caught
         report['error'] = scrub('%s: %s' % (type(exc).__name__, exc))
         print(scrub(traceback.format_exc()), file=sys.stderr)
+    try:
+        report['issue_14_targets'] = targets.evaluate(report)
+    except (KeyError, TypeError, ZeroDivisionError) as exc:  # a section stopped early: judge nothing
+        report.setdefault('error', 'judging the targets: %s: %s' % (type(exc).__name__, exc))
     report['cleanup'] = leftover_consul(ours)
     report['seconds'] = round(time.monotonic() - started, 1)
     report['activity']['end'] = activity([])
