@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
+import threading
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import BIN
 from ansible_collections.consul.peering.tests.support.consul_build import consul_binary
@@ -54,3 +56,34 @@ def default_forks():
     from ansible import constants  # pylint: disable=import-outside-toplevel
     return constants.DEFAULT_FORKS  # pylint: disable=no-member  # set from the configuration at import
 
+
+class LoadWatch:
+    """Records the 1-minute load average every `interval` seconds while the benchmarks run."""
+
+    def __init__(self, interval=15.0):
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, args=(interval,), daemon=True)
+        self._thread.start()
+
+    def _watch(self, interval):
+        while True:
+            self.samples.append(round(os.getloadavg()[0], 2))
+            if self._stop.wait(interval):
+                return
+
+    def stop(self):
+        """Stop watching; return the load's median, minimum and maximum over the run."""
+        self._stop.set()
+        self._thread.join()
+        return {'median': statistics.median(self.samples), 'min': min(self.samples), 'max': max(self.samples),
+                'samples': len(self.samples)}
+
+
+def work_tree(root):
+    """The commit measured, and the files of the collection that differed from it (uncommitted work)."""
+    def git(*args):
+        return subprocess.run(['git', '-C', root] + list(args), capture_output=True, text=True, check=False).stdout
+    changed = [line[3:] for line in git('status', '--porcelain', '--', 'plugins', 'roles', 'playbooks',
+                                        'meta').splitlines()]
+    return {'commit': git('rev-parse', 'HEAD').strip(), 'uncommitted': changed}

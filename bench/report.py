@@ -225,9 +225,18 @@ def render(report):
              % (report['date'], machine['nproc'], machine['cpu'], machine['memory_gib'], machine['python'],
                 machine['ansible'], machine['requests'], machine['consul']),
              'Figures: median (min–max) of n runs.']
+    tree = report.get('work_tree')
+    if tree:
+        lines.append('Measured: commit %s%s.' % (tree['commit'][:10], ', with uncommitted changes to %s' % ', '.join(
+            tree['uncommitted']) if tree['uncommitted'] else ''))
     others = ['%s: %d other Consul servers, %d other Python/Ansible processes' % (
         section, seen['other_consul'], seen['other_python_or_ansible'])
         for section, seen in report['activity'].items() if seen['other_consul'] or seen['other_python_or_ansible']]
+    loads = ', '.join('%s %.2f' % (section, seen['load_1min']) for section, seen in report['activity'].items())
+    lines.append('Load (1 min) at the start of each section: %s.' % loads)
+    if report.get('load'):
+        lines.append('Load (1 min) over the whole run, sampled every 15 s: median %(median).2f (%(min).2f–%(max).2f).'
+                     % report['load'])
     if others or report['activity']['start']['load_1min'] > 1.0:
         lines.append('WARNING: the machine was not idle (load %.2f at the start; %s): timings are noisier than usual.'
                      % (report['activity']['start']['load_1min'], '; '.join(others) or 'no other servers seen'))

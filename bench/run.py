@@ -36,8 +36,9 @@ import traceback
 from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
 
 from ansible_collections.consul.peering.bench import targets
-from ansible_collections.consul.peering.bench.machine import activity, leftover_consul, machine
+from ansible_collections.consul.peering.bench.machine import LoadWatch, activity, leftover_consul, machine, work_tree
 from ansible_collections.consul.peering.bench.measure import BENCH, hide_secrets, scrub
+from ansible_collections.consul.peering.bench.plays import ROOT
 from ansible_collections.consul.peering.bench.report import render, write_json
 from ansible_collections.consul.peering.bench.sections.calls import http_calls
 from ansible_collections.consul.peering.bench.sections.cold import cold_peering
@@ -113,8 +114,10 @@ def main(argv=None):
     workdir = tempfile.mkdtemp(prefix='consul-peering-bench-')
     tempfile.tempdir = workdir
     started = time.monotonic()
+    load = LoadWatch()
     report = {'date': datetime.datetime.now(datetime.timezone.utc).isoformat(timespec='seconds'),
-              'machine': machine(), 'repeat': options.repeat, 'mesh_repeat': options.mesh_repeat,
+              'machine': machine(), 'work_tree': work_tree(ROOT), 'repeat': options.repeat,
+              'mesh_repeat': options.mesh_repeat,
               'sections': list(options.sections), 'activity': {'start': activity([])}}
     if report['activity']['start']['other_consul']:
         print('note: %(other_consul)d Consul servers that are not ours are running (load %(load_1min)s): '
@@ -138,6 +141,7 @@ def main(argv=None):
     report['cleanup'] = leftover_consul(ours)
     report['seconds'] = round(time.monotonic() - started, 1)
     report['activity']['end'] = activity([])
+    report['load'] = load.stop()
     if 'error' in report:
         print('bench: files kept in %s' % workdir, file=sys.stderr)
     else:
