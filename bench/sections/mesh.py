@@ -69,7 +69,8 @@ class Samples:
         """Summaries: medians with their spread; the memory of the run with the highest PSS."""
         values = self.values
         figures = {'wall': summary(values['wall'], 2), 'cpu': summary(values['cpu'], 2),
-                   'module_runs': summary(values['module_runs'], 0), 'peering_calls': summary(values['peering_calls'], 0),
+                   'module_runs': summary(values['module_runs'], 0),
+                   'peering_calls': summary(values['peering_calls'], 0),
                    'peering_writes': summary(values['peering_writes'], 0),
                    'memory': max(values['memory'], key=lambda memory: memory['tree_pss_mib']),
                    'changed_tasks': sorted(set(name for names in values['changed_tasks'] for name in names))}
@@ -106,8 +107,9 @@ class MeshBench:
         """One run of `playbook` ('new' or 'baseline') of `kind` on the mesh of `members`."""
         samples = self.samples.setdefault((size, playbook, kind), Samples())
         check = kind in ('check', 'check_cold')
-        self._measure(samples, members, '%s %s, mesh of %d' % (playbook, kind, size), playbook=MESH_PLAYBOOKS[playbook],
-                      inventory=inventory, check=check, diff=check, env=BASELINE_ENV if playbook == 'baseline' else None)
+        self._measure(samples, members, '%s %s, mesh of %d' % (playbook, kind, size),
+                      playbook=MESH_PLAYBOOKS[playbook], inventory=inventory, check=check, diff=check,
+                      env=BASELINE_ENV if playbook == 'baseline' else None)
         if kind == 'check_cold':
             check_no_peerings(members)
         else:
@@ -116,7 +118,8 @@ class MeshBench:
     def floors(self, cluster):
         """One run of each floor."""
         self._measure(self.floor_samples['noop_task'], [cluster], 'one no-op task', plays=noop_play())
-        self._measure(self.floor_samples['one_module_task'], [cluster], 'one module task', plays=info_list_play(cluster))
+        self._measure(self.floor_samples['one_module_task'], [cluster], 'one module task',
+                      plays=info_list_play(cluster))
 
     def mesh(self, size, repeat, baseline_repeat, kinds):
         """`repeat` rounds on the mesh of the first `size` clusters; the baseline in `baseline_repeat` of them."""
