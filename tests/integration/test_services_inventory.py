@@ -21,12 +21,11 @@ import yaml
 
 from ansible_collections.consul.peering.tests.support.ansible_cli import run_playbook
 from ansible_collections.consul.peering.tests.support.consul_state import (
-    delete_everywhere, read_peering, unique_name, write_calls,
+    EXPORTS, consumers, delete_everywhere, read_exports, read_peering, unique_name, write_calls,
 )
 from ansible_collections.consul.peering.tests.support.plays import task
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
-EXPORTS = '/v1/config/exported-services/default'
 PLAYBOOKS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), 'playbooks')
 EXPORT_TASK = "Export each cluster's services to the clusters its consul_exports names"
 INTENTIONS_TASK = "Set the intentions each cluster's consul_intentions lists"
@@ -69,16 +68,6 @@ def services(three):
 
 
 # -- Consul's own view ----------------------------------------------------------------------
-
-def read_exports(cluster):
-    response = cluster.api('GET', EXPORTS, expect=(200, 404))
-    return response.json() if response.status_code == 200 else None
-
-
-def consumers(cluster, service):
-    return [consumer.get('Peer') for item in (read_exports(cluster) or {}).get('Services') or []
-            if item['Name'] == service for consumer in item['Consumers']]
-
 
 def peers_consuming(cluster):
     """Every peer any service of the cluster is exported to."""
