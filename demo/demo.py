@@ -21,9 +21,7 @@ import subprocess
 import sys
 import tempfile
 
-import yaml
-
-from ansible_collections.consul.peering.tests.support import cluster_cli
+from ansible_collections.consul.peering.tests.support import cluster_cli, plays
 from ansible_collections.consul.peering.tests.support.ansible_cli import collections_path
 from ansible_collections.consul.peering.tests.support.clusters import ClusterSet
 
@@ -34,24 +32,20 @@ def banner(text):
     print('\n\033[1m==> %s\033[0m' % text if sys.stdout.isatty() else '\n==> %s' % text, flush=True)
 
 
+def connection_from_environment(cluster):
+    """The cluster's connection settings, with its ACL token read from the environment (DEMO_<NAME>_TOKEN)."""
+    connection = cluster.module_args()
+    # Tokens stay out of the inventory file: each cluster's ACL token comes from the environment.
+    connection['token'] = "{{ lookup('ansible.builtin.env', 'DEMO_%s_TOKEN') }}" % cluster.name.upper()
+    return connection
+
+
 def write_inventory(state_dir, clusters, exports=None):
     """The inventory a user would write: clusters as hosts, connection settings as host vars, and `exports`
     ({cluster: consul_exports}) on the hosts of the clusters that export services."""
-    hosts = {}
-    for cluster in clusters:
-        connection = cluster.module_args()
-        connection.pop('token')
-        # Tokens stay out of the inventory file: each cluster's ACL token comes from the environment.
-        connection['token'] = "{{ lookup('ansible.builtin.env', 'DEMO_%s_TOKEN') }}" % cluster.name.upper()
-        hosts[cluster.name] = {'consul_connection': connection}
-        if (exports or {}).get(cluster.name):
-            hosts[cluster.name]['consul_exports'] = exports[cluster.name]
-    inventory = {'all': {'children': {'consul_clusters': {
-        'hosts': hosts, 'vars': {'consul_peerings': [{'acceptor': 'dc1', 'dialer': 'dc2'}]}}}}}
-    path = os.path.join(state_dir, 'inventory.yml')
-    with open(path, 'w') as handle:
-        yaml.safe_dump(inventory, handle, sort_keys=False)
-    return path
+    host_vars = dict((name, {'consul_exports': services}) for name, services in (exports or {}).items() if services)
+    return plays.write_inventory(os.path.join(state_dir, 'inventory.yml'), clusters, connection=connection_from_environment,
+                                 host_vars=host_vars, consul_peerings=[{'acceptor': 'dc1', 'dialer': 'dc2'}])
 
 
 def ansible_env(clusters):
