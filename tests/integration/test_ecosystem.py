@@ -92,7 +92,8 @@ def test_ansible_runner_job_events_show_changes_and_no_secrets(tmp_path, dc1, dc
     try:
         first = ansible_runner.run(private_data_dir=str(private), playbook='peer.yml', quiet=True, verbosity=3)
         assert first.status == 'successful', first.stdout.read()
-        assert first.stats['changed'] == {'dc1--dc2': 2}
+        # One task peers the whole inventory, run once (on the first cluster host).
+        assert first.stats['changed'] == {'dc1': 1}
         second = ansible_runner.run(private_data_dir=str(private), playbook='peer.yml', quiet=True)
         assert second.status == 'successful'
         assert second.stats['changed'] == {}
@@ -100,11 +101,7 @@ def test_ansible_runner_job_events_show_changes_and_no_secrets(tmp_path, dc1, dc
         events = [event for run in (first, second) for event in run.events]
         changed = [e['event_data']['task'] for e in events
                    if e['event'] == 'runner_on_ok' and e['stdout'].startswith('changed:')]
-        assert sorted(changed) == ['Establish the peering on the dialing cluster dc2',
-                                   'Generate a peering token on the accepting cluster dc1']
-        token_event = [e for e in events if e['event'] == 'runner_on_ok' and
-                       e['event_data']['task'].startswith('Generate a peering token')][0]
-        assert 'censored' in token_event['stdout']
+        assert changed == ['Set every pair of the inventory to present']
         artifacts = ''
         for path in glob.glob(str(private / 'artifacts' / '**' / '*'), recursive=True):
             if os.path.isfile(path):
