@@ -1,7 +1,7 @@
 // Pins the Consul server that the test harness, the demo and the benchmarks run.
 // 1.14.11 is the newest 1.14.x release: 1.15+ depend on consul/envoyextensions and
 // consul/troubleshoot (not to be used here) and 1.17+ are not open source (BUSL-1.1).
-// Build it with tests/harness/consul_build.py, which caches the binary outside the repo.
+// Build it with tests/support/consul_build.py, which caches the binary outside the repo.
 module consul-peering-tools
 
 go 1.20
