@@ -17,7 +17,7 @@ from ansible_collections.consul.peering.tests.support.plays import role_play, wr
 from ansible_collections.consul.peering.tests.support.secret_scan import assert_no_secrets
 
 
-PEER_TASK = 'Peer the accepting and the dialing cluster'
+PEER_TASK = 'Set the peering of the accepting and the dialing cluster to present'
 
 
 def assert_peered(dc1, dc2, names):
@@ -88,8 +88,8 @@ def test_role_repairs_a_pair_whose_dialer_was_deleted(dc1, dc2, names):
 def test_role_absent_removes_both_sides(dc1, dc2, names):
     assert run_playbook(plays=role_play(dc1, dc2, **names)).returncode == 0
     check = run_playbook(plays=role_play(dc1, dc2, state='absent', **names), check=True)
-    assert check.changed_tasks == ['Unpeer the accepting and the dialing cluster']
-    (pair,) = check.result('Unpeer the accepting and the dialing cluster')['pairs']
+    assert check.changed_tasks == ['Set the peering of the accepting and the dialing cluster to absent']
+    (pair,) = check.result('Set the peering of the accepting and the dialing cluster to absent')['pairs']
     assert pair['dialer_actions'] == pair['acceptor_actions'] == ['delete', 'wait_until_gone']
     assert read_peering(dc1, names['on_acceptor'])['State'] == 'ACTIVE'
 
