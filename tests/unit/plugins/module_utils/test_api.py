@@ -276,7 +276,7 @@ def test_validate_certs_false_turns_verification_off():
 
 def test_tls_failure_says_which_ca_was_used(server):
     # A plain-HTTP server answering a TLS handshake is the cheapest TLS failure to produce.
-    client = ConsulClient(Connection('https', '127.0.0.1', server.port, ca_path='/etc/ssl/certs', timeout=2))
+    client = ConsulClient(Connection('https', '127.0.0.1', server.port, ca_path='/etc/ssl/certs', timeout=15))
     with pytest.raises(ConsulConnectionError) as err:
         client.list_peerings()
     assert 'TLS connection to https://127.0.0.1:%d/v1/peerings failed' % server.port in str(err.value)

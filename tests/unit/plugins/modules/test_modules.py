@@ -235,9 +235,9 @@ def test_name_conflict_without_a_matching_peering_fails_with_a_hint(server):
 
 def test_wait_timeout_reports_last_state_and_stream(server):
     server.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'FAILING')))
-    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=1))
+    result, _raw = run_module(consul_peering, connection(server, peer_name='dc1', wait_timeout=3))
     assert result['failed'] is True
-    assert "Timed out after 1s waiting for peering 'dc1' to become ACTIVE; state FAILING" in result['msg']
+    assert "Timed out after 3s waiting for peering 'dc1' to become ACTIVE; state FAILING" in result['msg']
     assert 'last heartbeat' in result['msg']
 
 
