@@ -14,7 +14,6 @@ NOOP_VS_FLOOR = 6.0        # ... and at most 6 times ansible-playbook running on
 COLD_VS_BASELINE = 0.5     # cold mesh: at most half the baseline's wall time
 MODULE_RUNS_PER_PEERING = 2  # cold mesh: at most two module runs per new peering
 ROLE_VS_FLOOR = 2.5        # cold two-cluster role: at most 2.5 times Ansible's floor plus Consul's own time
-LINEAR_R_SQUARED = 0.9     # the growth in N is called linear from this R^2 of a straight-line fit
 
 
 def _target(name, value, limit, shown, met=None):
@@ -81,6 +80,7 @@ def _cold_role_targets(cold):
 
 
 def _growth(mesh):
+    """The fitted lines, reported: the issue asks for the fit and projections, not for a limit."""
     found = []
     for kind, label in (('noop', 'no-op re-run'), ('check', 'check mode')):
         fit = mesh['fits'].get('new', {}).get(kind)
@@ -88,10 +88,10 @@ def _growth(mesh):
             continue
         projection = mesh['projections']['new'][kind]
         found.append(_target(
-            'growth of the %s in N: a straight line' % label, fit['r_squared'], LINEAR_R_SQUARED,
+            'growth of the %s in N: a straight line fitted to the medians' % label, fit['slope'], None,
             '%.3f s per cluster + %.2f s, R^2 = %.3f; 20 clusters %.1f s, 50 clusters %.1f s' % (
                 fit['slope'], fit['intercept'], fit['r_squared'], projection['20'], projection['50']),
-            met='linear' if fit['r_squared'] >= LINEAR_R_SQUARED else 'not linear'))
+            met='reported'))
     return found
 
 
