@@ -81,9 +81,11 @@ class LoadWatch:
 
 
 def work_tree(root):
-    """The commit measured, and the files of the collection that differed from it (uncommitted work)."""
+    """The commit and tree measured (a tree outlives a rewritten history), and the files of the collection that
+    differed from them (uncommitted work)."""
     def git(*args):
         return subprocess.run(['git', '-C', root] + list(args), capture_output=True, text=True, check=False).stdout
     changed = [line[3:] for line in git('status', '--porcelain', '--', 'plugins', 'roles', 'playbooks',
                                         'meta').splitlines()]
-    return {'commit': git('rev-parse', 'HEAD').strip(), 'uncommitted': changed}
+    return {'commit': git('rev-parse', 'HEAD').strip(), 'tree': git('rev-parse', 'HEAD^{tree}').strip(),
+            'uncommitted': changed}

@@ -227,8 +227,9 @@ def render(report):
              'Figures: median (min–max) of n runs.']
     tree = report.get('work_tree')
     if tree:
-        lines.append('Measured: commit %s%s.' % (tree['commit'][:10], ', with uncommitted changes to %s' % ', '.join(
-            tree['uncommitted']) if tree['uncommitted'] else ''))
+        lines.append('Measured: commit %s%s%s.' % (
+            tree['commit'][:10], ' (tree %s)' % tree['tree'][:10] if tree.get('tree') else '',
+            ', with uncommitted changes to %s' % ', '.join(tree['uncommitted']) if tree['uncommitted'] else ''))
     others = ['%s: %d other Consul servers, %d other Python/Ansible processes' % (
         section, seen['other_consul'], seen['other_python_or_ansible'])
         for section, seen in report['activity'].items() if seen['other_consul'] or seen['other_python_or_ansible']]
