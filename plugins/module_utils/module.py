@@ -119,13 +119,6 @@ class PeeringModule:
         """A Waiter for the peering `name`, whose every read is cut short at the wait's deadline."""
         return Waiter(lambda deadline: self.read(name, deadline), name, timeout)
 
-    def wait_until(self, name, done, timeout, goal, known=None):
-        """Read the peering until done(peering) is true; fail after `timeout` seconds with the last state seen.
-
-        `known` is a state just read and not followed by a write: when it is already done, nothing is read.
-        """
-        return self.waiter(name, timeout).until(done, goal, known)
-
     def wait_until_active(self, name, timeout, known=None, waiter=None):
         """Wait for ACTIVE; `waiter` continues a wait whose first read was `known`."""
         waiter = waiter or self.waiter(name, timeout)
@@ -134,7 +127,7 @@ class PeeringModule:
     def wait_until_gone(self, name, timeout, waiter=None):
         """Wait until Consul no longer returns the peering; a deletion that stands still is sent again."""
         waiter = waiter or self.waiter(name, timeout)
-        stall = Stall(waiting.STALL_SECONDS, waiter.clock)
+        stall = Stall(waiting.STALL_SECONDS, waiter.clock)  # read at call time: tests shorten it
 
         def delete_again_when_stuck(peering):
             if stall.seen(deletion_mark(peering)):
