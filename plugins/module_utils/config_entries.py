@@ -56,7 +56,6 @@ CAS_PAUSE = 0.1  # seconds, times a random factor up to the attempt number
 
 MESH_READ_RULE = 'mesh = "read"'
 MESH_WRITE_RULE = 'mesh = "write"'
-CONNECT_OFF = 'Connect must be enabled'
 
 
 class EntryConflictError(PeeringError):
@@ -445,13 +444,6 @@ class EntryStore:
                 raise
             raise ConsulPermissionError('%s. A policy rule that grants it: %s' % (exc, rule), status=exc.status,
                                         body=exc.body) from None
-        except ConsulAPIError as exc:
-            if CONNECT_OFF not in str(exc):
-                raise
-            raise ConsulAPIError(
-                '%s (Connect is off on this Consul cluster, and %s entries need it: set connect { enabled = true } in '
-                'the server configuration of every server and restart them)' % (exc, self.kind),
-                status=exc.status, body=exc.body) from None
 
 
 def list_entries(client, kind, permission, rule, partition=None):

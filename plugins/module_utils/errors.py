@@ -91,6 +91,10 @@ _HINTS = (
     ('marked for deletion', 'the peering is being deleted; wait until Consul has removed it'),
     ('connect.enabled must be set to true',
      'Connect is off on this Consul server, and peering needs it: set connect { enabled = true } %s' % _RESTART),
+    # The answer of the config entry endpoints (service-intentions) on a cluster without Connect.
+    ('Connect must be enabled',
+     'Connect is off on this Consul cluster, and this config entry needs it: set connect { enabled = true } %s'
+     % _RESTART),
     # Establish checks the token against this cluster's CA; without Connect that CA was never set up. Consul
     # says the same in the second after a server started, so the hint names both. Before the bare text below.
     ('failed to fetch TLS materials: failed to fetch roots: CA has not finished initializing',

@@ -91,3 +91,10 @@ def test_distinct_errors_keep_their_order_and_single_ones_have_no_count():
     assert consul_message('1 error occurred:\n\t* boom\n\n') == '1 error occurred:\n\t* boom'
     body = '2 errors occurred:\n\t* boom\n  with a second line\n\t* boom\n'
     assert consul_message(body) == body.strip()
+
+
+def test_a_config_entry_write_on_a_cluster_without_connect_names_the_setting():
+    text = 'Connect must be enabled in order to use this endpoint'
+    assert 'set connect { enabled = true }' in hint_for(text)
+    # The peering text keeps its own, more specific hint (first match wins).
+    assert 'peering needs it' in hint_for('connect.enabled must be set to true in the server\'s configuration')
