@@ -149,11 +149,6 @@ attributes:
     support: full
     details:
       - The diff shows the peering's name, state, role, IDs, meta and peer server addresses, never a token.
-  action_group:
-    description: Use C(group/consul.peering.consul) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - consul.peering.consul
 '''
 
     INFO_ATTRIBUTES = r'''
@@ -168,6 +163,11 @@ attributes:
     support: N/A
     details:
       - The module only reads.
+'''
+
+    # The modules that take the shared connection options at their top level, listed in meta/runtime.yml.
+    ACTION_GROUP = r'''
+attributes:
   action_group:
     description: Use C(group/consul.peering.consul) in C(module_defaults) to set defaults for this module.
     support: full

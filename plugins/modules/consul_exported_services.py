@@ -30,6 +30,7 @@ requirements:
   - Consul 1.14 or later, with peering (and therefore Connect) enabled on both clusters
 extends_documentation_fragment:
   - consul.peering.consul
+  - consul.peering.consul.action_group
 options:
   service:
     description:
@@ -76,11 +77,6 @@ attributes:
     details:
       - The diff shows the service and its peer consumers before and after; without O(service), every service
         that O(peers) consumed, with its consumers.
-  action_group:
-    description: Use C(group/consul.peering.consul) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - consul.peering.consul
 notes:
   - "ACL: C(mesh:read) to read the entry and C(mesh:write) to change it (C(mesh = \"write\") grants both);
     C(operator:write) works too unless a rule sets C(mesh = \"read\"). Add C(peering = \"read\") for the

@@ -26,6 +26,7 @@ requirements:
   - Consul 1.14 or later, with an ACTIVE peering to O(peer)
 extends_documentation_fragment:
   - consul.peering.consul
+  - consul.peering.consul.action_group
   - consul.peering.consul.info_attributes
 options:
   service:

@@ -21,6 +21,7 @@ author:
   - consul.peering maintainers (@consul-peering)
 extends_documentation_fragment:
   - consul.peering.consul
+  - consul.peering.consul.action_group
   - consul.peering.consul.peer_name
   - consul.peering.consul.attributes
 options:

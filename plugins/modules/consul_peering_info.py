@@ -18,6 +18,7 @@ author:
   - consul.peering maintainers (@consul-peering)
 extends_documentation_fragment:
   - consul.peering.consul
+  - consul.peering.consul.action_group
   - consul.peering.consul.info_attributes
 options:
   peer_name:

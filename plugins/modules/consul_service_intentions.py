@@ -29,6 +29,7 @@ requirements:
   - Consul 1.14 or later with Connect enabled (intentions are a service mesh feature)
 extends_documentation_fragment:
   - consul.peering.consul
+  - consul.peering.consul.action_group
 options:
   destination:
     description:
@@ -77,11 +78,6 @@ attributes:
     details:
       - The diff shows this source rule before and after (null when there is none). Without O(source), the
         rules from O(source_peer); without O(destination), those rules for every destination that had any.
-  action_group:
-    description: Use C(group/consul.peering.consul) in C(module_defaults) to set defaults for this module.
-    support: full
-    membership:
-      - consul.peering.consul
 notes:
   - "ACL: C(intentions:write) on the destination, with C(policy = \"read\") beside it, which Consul requires
     in the rule: C(service \"web\" { policy = \"read\" intentions = \"write\" }). C(mesh:write),
