@@ -25,7 +25,7 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import (
     reached_active,
 )
 from ansible_collections.consul.peering.plugins.module_utils.waiting import (
-    STALL_SECONDS, Stall, Waiter, deletion_mark, is_retryable,
+    STALL_SECONDS, Stall, Waiter, deletion_mark, is_retryable, joined_concurrent_establish,
 )
 
 MAX_THREADS = 8
@@ -251,8 +251,13 @@ class MeshRun:
                 client.establish(pair.dialer_name, pair.token, pair.dialer.meta)
             except (PeeringTokenRejectedError, PeeringNameConflictError) as exc:
                 # One run generates each token right before it is used, so a refusal is someone else's run on
-                # the same pair, or a change on the accepting cluster: report it for this pair.
-                raise ConsulError('%s (the pair is left as Consul has it; run again to repair it)' % exc)
+                # the same pair (fine once it has established the peering), or a change on the accepting
+                # cluster: report that for this pair.
+                joined, _grace = joined_concurrent_establish(
+                    lambda deadline: client.read_peering(pair.dialer_name, deadline=deadline), pair.dialer_name,
+                    token_info, self.wait_timeout)
+                if not joined:
+                    raise ConsulError('%s (the pair is left as Consul has it; run again to repair it)' % exc)
 
         self._steps(pair, 'dialer', write)
 

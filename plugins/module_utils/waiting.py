@@ -16,7 +16,9 @@ import time
 from ansible_collections.consul.peering.plugins.module_utils.errors import (
     ConsulAPIError, ConsulConnectionError, ConsulError, ConsulTLSError, ConsulTimeoutError,
 )
-from ansible_collections.consul.peering.plugins.module_utils.peering import PeeringError, describe_stream
+from ansible_collections.consul.peering.plugins.module_utils.peering import (
+    PeeringError, describe_stream, dialer_matches_token,
+)
 
 POLL_FIRST = 0.25  # seconds before the second read of a wait (and before the first one after a write)
 POLL_GROWTH = 1.5
@@ -34,6 +36,8 @@ STALL_SECONDS = 10.0
 # found (HTTP 403 "ACL not found", or no peering) is read again until the server has answered for this long.
 SETTLE_SECONDS = 2.0
 TOO_MANY_REQUESTS = 429
+# Seconds a refused establish waits for a concurrent run to finish establishing the same peering.
+RACE_GRACE = 10
 
 _NOT_READ = object()
 
@@ -174,3 +178,19 @@ class Waiter:
         if self.seen:
             text += '; last state seen: %s' % describe_stream(self.last)
         return text
+
+
+def joined_concurrent_establish(read, name, token_info, timeout):
+    """After Consul refused an establish: whether another run establishes the same peering within RACE_GRACE
+    seconds (at most `timeout`), and the Waiter that looked (its `last` is what it saw).
+
+    Two runs racing on one pair both generate a token and both establish: the later token voids the earlier
+    one, or both exchange their secrets and the second write finds the first one's peering. A dialing side
+    holding the token's peering (same accepting side, secret exchanged) then means the goal is reached.
+    """
+    grace = Waiter(read, name, min(RACE_GRACE, timeout))
+    try:
+        grace.until(lambda peering: dialer_matches_token(peering, token_info), 'be established by another run')
+    except PeeringError:
+        return False, grace
+    return True, grace

@@ -193,12 +193,10 @@ from ansible_collections.consul.peering.plugins.module_utils.errors import (
 from ansible_collections.consul.peering.plugins.module_utils.module import DEFAULT_WAIT_TIMEOUT, PeeringModule
 from ansible_collections.consul.peering.plugins.module_utils.options import validate_seconds
 from ansible_collections.consul.peering.plugins.module_utils.peering import (
-    DELETE, ESTABLISH, WAIT_UNTIL_GONE, PeeringError, clean_peering_token, decode_peering_token, dialer_matches_token,
+    DELETE, ESTABLISH, WAIT_UNTIL_GONE, PeeringError, clean_peering_token, decode_peering_token,
     left_by_refused_establish, plan_delete, plan_establish, validate_meta, validate_peer_name,
 )
-
-# Seconds a refused token may wait for a concurrent run to finish establishing the same peering.
-RACE_GRACE = 10
+from ansible_collections.consul.peering.plugins.module_utils.waiting import joined_concurrent_establish
 
 
 def explain_refused_token(peering_module, name, token_info, refused, grace, created):
@@ -235,23 +233,20 @@ def explain_refused_token(peering_module, name, token_info, refused, grace, crea
 
 
 def establish(peering_module, name, peering_token, token_info, meta, wait_timeout, created):
-    """Establish the dialing side; a refusal that another run's success explains is no error.
-
-    Two runs racing on one pair both generate a token, and both establish: the later token voids the earlier
-    one, or both exchange their secrets and the second write finds the first one's peering. If the other run
-    establishes this peering (same acceptor, dialer_matches_token) within a short grace period, the goal is
-    reached; otherwise the refusal stands, explained. `created`: this run's establish creates the dialing side.
+    """Establish the dialing side; a refusal that another run's success explains is no error (see
+    waiting.joined_concurrent_establish), otherwise it stands, explained. `created`: this run's establish
+    creates the dialing side.
     """
     try:
         peering_module.client.establish(name, peering_token, meta)
     except (PeeringTokenRejectedError, PeeringNameConflictError) as refused:
-        grace = peering_module.waiter(name, min(RACE_GRACE, wait_timeout))
-        try:
-            grace.until(lambda peering: dialer_matches_token(peering, token_info), 'be established by another run')
-        except PeeringError:
-            if isinstance(refused, PeeringNameConflictError):
-                raise refused
-            raise PeeringError(explain_refused_token(peering_module, name, token_info, refused, grace, created))
+        joined, grace = joined_concurrent_establish(
+            lambda deadline: peering_module.read(name, deadline), name, token_info, wait_timeout)
+        if joined:
+            return
+        if isinstance(refused, PeeringNameConflictError):
+            raise refused
+        raise PeeringError(explain_refused_token(peering_module, name, token_info, refused, grace, created))
 
 
 def main():

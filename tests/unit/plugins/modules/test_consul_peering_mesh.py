@@ -122,3 +122,36 @@ def test_a_cluster_that_refuses_the_wait_fails_its_pairs_and_the_others_still_fi
     assert result['failed'] and result['failed_pairs'] == ['dc1 accepts dc3']
     assert 'dc3: ' in result['msg'] and 'Consul does not know the ACL token' in result['msg']
     assert result['pairs'][0]['dialer_peering']['State'] == 'ACTIVE'
+
+
+@pytest.mark.parametrize('refusal', [
+    (403, 'invalid peering establishment secret'),
+    (500, 'failed to write peering: A peering already exists with the name "dc1" and a different ID "16cdaffe"'),
+])
+def test_a_refused_establish_is_fine_when_a_concurrent_run_established_the_same_pair(clusters, refusal):
+    # Two role runs on one pair at the same moment (seen in CI on Consul 1.14): the later token voids the
+    # earlier one, or both secrets are exchanged and the second write finds the first one's peering.
+    dc1, dc2 = clusters
+    dc1.script('GET', '/v1/peerings', (200, []), (200, [make_peering('acceptor', 'ACTIVE')]))
+    dc1.script('POST', '/v1/peering/token', (200, {'PeeringToken': make_token()}))
+    dc2.script('GET', '/v1/peerings', (200, []), (200, [make_peering('dialer', 'ACTIVE')]))
+    dc2.script('POST', '/v1/peering/establish', refusal)
+    dc2.script('GET', '/v1/peering/dc1', (200, make_peering('dialer', 'ACTIVE')))
+    result, _raw = run_module(consul_peering_mesh, mesh_args(dc1, dc2))
+    assert 'failed' not in result, result['msg']
+    assert result['pairs'][0]['dialer_peering']['State'] == 'ACTIVE'
+    assert [r.method for r in dc2.requests if r.method != 'GET'] == ['POST']
+
+
+def test_a_refused_establish_that_no_other_run_explains_fails_its_pair(clusters, monkeypatch):
+    monkeypatch.setattr(waiting, 'RACE_GRACE', 0.2)
+    dc1, dc2 = clusters
+    dc1.script('GET', '/v1/peerings', (200, []))
+    dc1.script('POST', '/v1/peering/token', (200, {'PeeringToken': make_token()}))
+    dc2.script('GET', '/v1/peerings', (200, []))
+    dc2.script('POST', '/v1/peering/establish', (403, 'invalid peering establishment secret'))
+    dc2.script('GET', '/v1/peering/dc1', (404, ''))
+    result, raw = run_module(consul_peering_mesh, mesh_args(dc1, dc2))
+    assert result['failed'] and result['failed_pairs'] == ['dc1 accepts dc2']
+    assert 'run again to repair it' in result['msg']
+    assert SECRET not in raw and make_token() not in raw

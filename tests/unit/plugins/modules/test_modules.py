@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures('clean_environment')
 @pytest.fixture(autouse=True)
 def quick_waits(monkeypatch):
     monkeypatch.setattr(waiting, 'POLL_FIRST', 0.01)
-    monkeypatch.setattr(consul_peering, 'RACE_GRACE', 0.3)
+    monkeypatch.setattr(waiting, 'RACE_GRACE', 0.3)
 
 
 def writes(server):
