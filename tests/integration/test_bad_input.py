@@ -98,7 +98,7 @@ def test_module_bad_input(dc1, case, module, args, env, message):
     merged = dict((key, value) for key, value in merged.items() if value is not None)
     mark = dc1.log_mark()
     run = run_playbook([{'name': 'Bad input', 'consul.peering.%s' % module: merged}], env=env)
-    assert run.returncode != 0, case
+    assert run.returncode != 0, case.report()
     assert message in run.result('Bad input')['msg']
     assert 'Traceback' not in run.output
     assert write_calls(dc1, mark) == []
@@ -121,7 +121,7 @@ def test_role_bad_input(dc1, dc2, case, overrides, message):
     before = peerings(dc1), peerings(dc2)
     marks = dc1.log_mark(), dc2.log_mark()
     run = run_playbook(plays=role_play(dc1, dc2, 'bad-input-dc2', 'bad-input-dc1', labels=False, **overrides))
-    assert run.returncode != 0, case
+    assert run.returncode != 0, case.report()
     assert message in run.stdout + run.stderr
     assert 'Traceback' not in run.output
     assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []

@@ -72,7 +72,7 @@ def establish_with_a_token_from(acceptor, dialer, acceptor_name, dialer_name):
 
 def failure(run, name):
     """The failed task's message, after checking that the run failed there, cleanly."""
-    assert run.returncode != 0, run
+    assert run.returncode != 0, run.report()
     assert run.status(name) == 'failed', run
     assert 'Traceback' not in run.output
     return run.result(name)['msg']
@@ -173,7 +173,7 @@ def test_token_with_peer_through_mesh_gateways_and_no_gateway_names_the_mesh_set
             dict(task('Generate', cluster, 'consul_peering_token', peer_name=name, regenerate=True), register='t'),
             task('Establish', dc1, 'consul_peering', peer_name=dialer_name, peering_token='{{ t.token }}'),
         ])
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         wait_for(lambda: (read_peering(cluster, name) or {}).get('State') == 'ACTIVE', what='%s ACTIVE' % name)
     finally:
         delete_everywhere([cluster], [name])

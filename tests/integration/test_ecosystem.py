@@ -66,7 +66,7 @@ def test_installed_tarball_runs_the_peering_playbook(tarball, tmp_path, dc1, dc2
     env = {'ANSIBLE_COLLECTIONS_PATH': str(collections)}
     try:
         run = run_playbook(playbook='consul.peering.peer_clusters', inventory=inventory, env=env)
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         assert read_peering(dc1, 'inst-dc2')['State'] == 'ACTIVE'
         doc = subprocess.run([os.path.join(BIN, 'ansible-doc'), 'consul.peering.consul_peering'],
                              env=user_environ(ANSIBLE_COLLECTIONS_PATH=str(collections)),

@@ -39,7 +39,7 @@ def test_an_acl_token_with_a_trailing_newline_works_and_is_never_shown(dc1, verb
     # `echo "$T" | ansible-vault encrypt_string`, a YAML `|` block, $(cat file): the token ends in a newline.
     tasks = [task('List', dc1, 'consul_peering_info', token="{{ lookup('ansible.builtin.env', 'PASTED') }}")]
     run = run_playbook(tasks, verbosity=verbosity, env={'PASTED': dc1.token + '\n'})
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert_no_secrets(run.output, dc1.token)
 
 
@@ -63,7 +63,7 @@ def test_the_token_file_wins_over_consul_http_token_as_in_the_consul_cli(dc1, tm
            'CONSUL_HTTP_TOKEN': '00000000-0000-4000-8000-000000000000'}
     assert consul_cli(env, 'peering', 'list').returncode == 0
     run = run_adhoc('consul.peering.consul_peering_info', env=env)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert_no_secrets(run.output, dc1.token)
 
 
@@ -75,7 +75,7 @@ def test_a_ca_folder_of_plain_pem_files_is_trusted_as_in_the_consul_cli(dc1, tmp
     env = {'CONSUL_HTTP_ADDR': dc1.address, 'CONSUL_CAPATH': str(tmp_path), 'CONSUL_HTTP_TOKEN': dc1.token}
     assert consul_cli(env, 'peering', 'list').returncode == 0
     run = run_adhoc('consul.peering.consul_peering_info', env=env)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     args = dict(dc1.module_args(), ca_path=str(tmp_path))
     assert run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': args}]).returncode == 0
     # A file that is not a certificate makes the CLI refuse the folder; the module skips it (docs/security.md).
@@ -113,7 +113,7 @@ def test_tls_server_name_on_plain_http_warns_that_it_is_not_checked(strict):
     args = {'host': strict.host, 'port': strict.ports['http'], 'scheme': 'http', 'token': strict.token,
             'tls_server_name': 'server.dc1.consul'}
     run = run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': args}])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert 'has no effect with scheme http' in run.stdout + run.stderr
 
 
@@ -142,7 +142,7 @@ def test_a_pasted_peering_token_establishes_as_with_the_consul_cli(dc1, dc2, sha
         run = run_playbook([task('Establish', dc2, 'consul_peering', peer_name=dialer,
                                  peering_token="{{ lookup('ansible.builtin.env', 'PASTED') }}")],
                            env={'PASTED': pasted}, verbosity=3)
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         assert run.result('Establish')['changed'] is True
         assert read_peering(dc2, dialer)['State'] == 'ACTIVE'
         wait_for(lambda: read_peering(dc1, acceptor)['State'] == 'ACTIVE', what='acceptor ACTIVE')
@@ -171,7 +171,7 @@ def test_a_cluster_reached_only_through_an_https_proxy(dc1):
     with ForwardProxy({'consul-dc1.test': dc1.host}) as proxy:
         env = {'HTTPS_PROXY': 'http://127.0.0.1:%d' % proxy.port}
         run = run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': args}], env=env, verbosity=3)
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         assert [line.rsplit(' ', 1)[0] for line in proxy.log] == ['CONNECT consul-dc1.test:%d' % dc1.port]
         bypassed = run_playbook([{'name': 'List', 'consul.peering.consul_peering_info': args}],
                                 env=dict(env, NO_PROXY='.test'))
@@ -189,7 +189,7 @@ def test_a_local_agent_is_never_reached_through_the_proxy_as_in_the_consul_cli(d
         env = {'HTTPS_PROXY': 'http://127.0.0.1:%d' % proxy.port}
         assert consul_cli(dict(dc1.connection_env(), **env), 'peering', 'list').returncode == 0
         run = run_playbook([task('List', dc1, 'consul_peering_info')], env=env)
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
     assert proxy.log == []
 
 

@@ -41,7 +41,7 @@ def test_read_only_token_gets_a_clear_403_and_nothing_changes(dc1, read_only_tok
 
 def test_read_only_token_can_read(dc1, read_only_token):
     run = run_playbook([task('List', dc1, 'consul_peering_info', token=read_only_token)])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
 
 
 def test_token_without_any_peering_rule_cannot_read(dc1):
@@ -94,7 +94,7 @@ def test_adhoc_info_with_environment_variables(dc1, tmp_path):
     token_file.write_text(dc1.token)
     env = {'CONSUL_HTTP_ADDR': dc1.address, 'CONSUL_CACERT': dc1.ca_file, 'CONSUL_HTTP_TOKEN_FILE': str(token_file)}
     run = run_adhoc('consul.peering.consul_peering_info', 'name=dc9', env=env, verbosity=3)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert '"exists": false' in run.stdout
     assert_no_secrets(run.output, dc1.token)
 
@@ -103,7 +103,7 @@ def test_http_auth_does_not_disturb_consul_and_is_never_shown(dc1):
     """Consul ignores basic auth (a proxy in front of it would check it, see the unit tests for the header)."""
     env = dict(dc1.connection_env(), CONSUL_HTTP_AUTH='ops:pr0xy-pass')
     run = run_adhoc('consul.peering.consul_peering_info', 'name=dc9', env=env, verbosity=3)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert '"exists": false' in run.stdout
     assert_no_secrets(run.output, 'pr0xy-pass', dc1.token)
 
@@ -122,7 +122,7 @@ def test_module_defaults_group_sets_the_connection_once(dc1):
         ],
     }]
     run = run_playbook(plays=plays)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Read')['exists'] is False
     assert run.result('Check-mode token')['changed'] is True
 
@@ -145,7 +145,7 @@ def test_system_ca_bundle_does_not_trust_the_test_ca(dc1):
 
 def test_validate_certs_false_works_and_warns(dc1):
     run = run_playbook([task('List', dc1, 'consul_peering_info', ca_path=None, validate_certs=False)])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert 'validate_certs is false' in run.stdout + run.stderr
 
 
@@ -162,7 +162,7 @@ def test_info_json_is_what_consul_returns(dc1, dc2):
             dict(task('Generate', dc1, 'consul_peering_token', peer_name=name), register='t'),
             task('Read', dc1, 'consul_peering_info', name=name),
         ])
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         assert run.result('Read')['peering'] == json.loads(json.dumps(read_peering(dc1, name)))
     finally:
         delete_everywhere([dc1], [name])

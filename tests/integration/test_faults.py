@@ -49,14 +49,14 @@ def token_task(proxy, cluster, name, **args):
 def test_reads_survive_a_burst_of_503_and_500(proxy, plain):
     proxy.inject('GET', '/v1/peerings', ('status', 503, 'No cluster leader'), ('status', 500, 'boom'), PASS)
     run = run_playbook([info_task(proxy, plain[0])])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert [call[0] for call in proxy.calls] == ['GET', 'GET', 'GET']
 
 
 def test_a_read_reset_before_the_answer_is_retried(proxy, plain):
     proxy.inject('GET', '/v1/peering/', RESET, PASS)
     run = run_playbook([info_task(proxy, plain[0], name='dc9')])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert len(proxy.calls) == 2
 
 
@@ -132,7 +132,7 @@ def test_tls_server_name_verifies_a_server_reached_by_another_address(dc1):
     """127.0.0.2 is not in the certificate; the name the certificate does carry is accepted, another one is not."""
     good = run_playbook([{'name': 'Info', 'consul.peering.consul_peering_info': dict(
         dc1.module_args(), host=MISMATCH_HOST, tls_server_name='server.dc1.consul')}])
-    assert good.returncode == 0, good
+    assert good.returncode == 0, good.report()
     assert isinstance(good.result('Info')['peerings'], list)
 
     env = dict(dc1.connection_env(), CONSUL_HTTP_ADDR='https://%s:%d' % (MISMATCH_HOST, dc1.port),
@@ -168,6 +168,6 @@ def test_wait_survives_a_restart_of_the_polled_server(cluster_factory):
     finally:
         waiter.join(300)
     run = outcome['run']
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Wait')['changed'] is False
     assert run.result('Wait')['peering']['State'] == 'ACTIVE'

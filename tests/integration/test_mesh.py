@@ -53,13 +53,13 @@ def all_pairs(mesh):
 
 def test_a_mesh_is_peered_in_one_run_and_a_rerun_reads_each_cluster_once(mesh, names):
     run = run_playbook(mesh_task(mesh, names))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Mesh')['changed'] is True
     assert all(peered(mesh, names, a, d) for a, d in all_pairs(mesh))
 
     marks = [cluster.log_mark() for cluster in mesh]
     again = run_playbook(mesh_task(mesh, names))
-    assert again.returncode == 0, again
+    assert again.returncode == 0, again.report()
     assert again.result('Mesh')['changed'] is False
     for cluster, mark in zip(mesh, marks):
         assert [call[:2] for call in peering_calls(cluster, mark)] == [('GET', '/v1/peerings')]
@@ -69,7 +69,7 @@ def test_a_mesh_is_peered_in_one_run_and_a_rerun_reads_each_cluster_once(mesh, n
 def test_check_mode_on_a_fresh_mesh_writes_nothing_and_diffs_each_cluster(mesh, names):
     marks = [cluster.log_mark() for cluster in mesh]
     run = run_playbook(mesh_task(mesh, names), check=True, diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     result = run.result('Mesh')
     assert result['changed'] is True
     assert [diff['before_header'] for diff in result['diff']] == [cluster.name for cluster in mesh]
@@ -90,7 +90,7 @@ def test_a_failing_cluster_never_hides_the_other_pairs_and_a_rerun_repairs_only_
 
     marks = [cluster.log_mark() for cluster in mesh]
     repaired = run_playbook(mesh_task(mesh, names))
-    assert repaired.returncode == 0, repaired
+    assert repaired.returncode == 0, repaired.report()
     assert all(peered(mesh, names, a, d) for a, d in all_pairs(mesh))
     # Only the pairs with dc4 were worked on: dc1..dc3 each generated one token (for dc4) and nothing else.
     for cluster, mark in zip(mesh[:3], marks[:3]):
@@ -100,7 +100,7 @@ def test_a_failing_cluster_never_hides_the_other_pairs_and_a_rerun_repairs_only_
 def test_state_absent_removes_both_sides_of_every_pair(mesh, names):
     assert run_playbook(mesh_task(mesh, names)).returncode == 0
     run = run_playbook(mesh_task(mesh, names, state='absent'))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     for a, d in all_pairs(mesh):
         assert read_peering(a, names[d.name]) is None and read_peering(d, names[a.name]) is None
     again = run_playbook(mesh_task(mesh, names, state='absent'))

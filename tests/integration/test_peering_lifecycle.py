@@ -36,7 +36,7 @@ def with_register(tasks):
 
 def test_token_establish_and_both_sides_active(dc1, dc2, names):
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names, meta={'env': 'test'})), diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
 
     token_result = run.result('Generate a token on dc1')
     assert token_result['changed'] is True
@@ -68,7 +68,7 @@ def test_rerun_is_noop_with_only_reads(dc1, dc2, names):
     marks = dc1.log_mark(), dc2.log_mark()
 
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names)))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.changed_tasks == []
     assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
     # Token, establish and wait each need exactly one read on a peered pair.
@@ -83,7 +83,7 @@ def test_rerun_with_the_same_token_makes_no_write(dc1, dc2, names):
                               peering_token='{{ token_result.token }}', peer_name=names['on_dialer'])))
     mark = dc2.log_mark()
     run = run_playbook(tasks)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Establish again with the same token')['changed'] is False
     assert [call[0] for call in write_calls(dc2, mark)] == ['POST']
 
@@ -91,7 +91,7 @@ def test_rerun_with_the_same_token_makes_no_write(dc1, dc2, names):
 def test_check_mode_makes_no_write(dc1, dc2, names):
     marks = dc1.log_mark(), dc2.log_mark()
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names)), check=True, diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     token_result = run.result('Generate a token on dc1')
     assert token_result['changed'] is True
     assert token_result['diff']['after']['state'] == 'PENDING'
@@ -115,7 +115,7 @@ def test_delete_from_each_side(dc1, dc2, names, side):
     assert read_peering(cluster, name)['State'] == 'ACTIVE'
 
     run = run_playbook([task('Delete', cluster, 'consul_peering', peer_name=name, state='absent')])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Delete')['changed'] is True
     assert run.result('Delete')['peering'] is None
     assert read_peering(cluster, name) is None
@@ -139,7 +139,7 @@ def test_terminated_acceptor_is_recreated_and_peers_again(dc1, dc2, names):
     wait_for(lambda: read_peering(dc2, names['on_dialer']) is None, what='dialer gone')
 
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names)))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Establish on dc2')['changed'] is True
     on_dc1 = read_peering(dc1, names['on_acceptor'])
     assert on_dc1['State'] == 'ACTIVE' and on_dc1['ID'] != old_id
@@ -154,7 +154,7 @@ def test_token_for_a_recreated_acceptor_replaces_the_dialer(dc1, dc2, names):
     wait_for(lambda: read_peering(dc1, names['on_acceptor']) is None, what='acceptor gone')
 
     run = run_playbook(with_register(peer_tasks(dc1, dc2, names)), diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     established = run.result('Establish on dc2')
     assert established['actions'] == ['delete', 'wait_until_gone', 'establish', 'wait_until_active']
     assert established['diff']['before']['peer_id'] == old_dialer['PeerID']
@@ -173,7 +173,7 @@ def test_info_lists_and_reads(dc1, dc2, names):
         task('Read', dc1, 'consul_peering_info', name=names['on_acceptor']),
         task('Read missing', dc1, 'consul_peering_info', name='no-such-peer'),
     ], check=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert names['on_acceptor'] in [p['Name'] for p in run.result('List')['peerings']]
     assert run.result('Read')['exists'] is True and run.result('Read')['peering']['State'] == 'ACTIVE'
     assert run.result('Read missing')['exists'] is False and run.result('Read missing')['peering'] is None

@@ -73,12 +73,12 @@ def test_adhoc_info_token_and_establish_on_rhel9_python(dc1, dc2, rhel9_host_var
     on_dc1, on_dc2 = unique_name('rhel9-dc2'), unique_name('rhel9-dc1')  # the name each side gives the other
     try:
         info = adhoc('consul_peering_info', 'peer_name=%s' % on_dc1, dc1, rhel9_host_vars, verbosity=3)
-        assert info.returncode == 0, info
+        assert info.returncode == 0, info.report()
         assert RHEL9_PYTHON in info.stdout  # -vvv shows the interpreter that ran the module
         assert result_of(info)['exists'] is False
 
         token = adhoc('consul_peering_token', 'peer_name=%s' % on_dc1, dc1, rhel9_host_vars)
-        assert token.returncode == 0, token
+        assert token.returncode == 0, token.report()
         assert result_of(token)['changed'] is True
         assert read_peering(dc1, on_dc1)['State'] == 'PENDING'
 
@@ -87,13 +87,13 @@ def test_adhoc_info_token_and_establish_on_rhel9_python(dc1, dc2, rhel9_host_var
         peering_token = dc1.api('POST', '/v1/peering/token', json={'PeerName': on_dc1}).json()['PeeringToken']
         establish = adhoc('consul_peering', 'peer_name=%s peering_token=%s' % (on_dc2, peering_token), dc2,
                           rhel9_host_vars)
-        assert establish.returncode == 0, establish
+        assert establish.returncode == 0, establish.report()
         assert result_of(establish)['changed'] is True
         wait_for(lambda: (read_peering(dc1, on_dc1) or {}).get('State') == 'ACTIVE', what='ACTIVE on dc1')
         assert read_peering(dc2, on_dc2)['State'] == 'ACTIVE'
 
         again = adhoc('consul_peering_info', 'peer_name=%s' % on_dc2, dc2, rhel9_host_vars)
-        assert again.returncode == 0, again
+        assert again.returncode == 0, again.report()
         assert result_of(again)['peering']['State'] == 'ACTIVE'
         # The token's secret is its establishment secret. (Its other parts are public and some show up elsewhere:
         # the trust domain in the server name is also in the CA certificate Consul returns, so a 16-character
@@ -121,10 +121,10 @@ def test_playbook_token_then_establish_on_rhel9_python(dc1, dc2, tmp_path):
     ]
     try:
         first = run_playbook(tasks=tasks, inventory=str(inventory))
-        assert first.returncode == 0, first
+        assert first.returncode == 0, first.report()
         assert first.changed_tasks == ['Token on dc1', 'Establish on dc2']
         second = run_playbook(tasks=tasks, inventory=str(inventory))
-        assert second.returncode == 0, second
+        assert second.returncode == 0, second.report()
         assert second.changed_tasks == []
         assert_no_secrets(first.output + second.output, dc1.token, dc2.token)
     finally:

@@ -34,7 +34,7 @@ def test_two_simultaneous_runs_converge(dc1, dc2, attempt):
             thread.join(600)
         assert sorted(runs) == ['first', 'second']  # both runs finished
         for key, run in runs.items():
-            assert run.returncode == 0, (key, run)
+            assert run.returncode == 0, key + ": " + run.report()
         on_dc1, on_dc2 = read_peering(dc1, names['on_acceptor']), read_peering(dc2, names['on_dialer'])
         assert on_dc1['State'] == 'ACTIVE' and on_dc2['State'] == 'ACTIVE'
         assert on_dc2['PeerID'] == on_dc1['ID']

@@ -28,7 +28,7 @@ def assert_peered(dc1, dc2, names):
 
 def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
     run = run_playbook(plays=role_play(dc1, dc2, **names))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.changed_tasks == [PEER_TASK]
     (pair,) = run.result(PEER_TASK)['pairs']
     assert pair['acceptor_actions'] == ['generate_token']
@@ -37,7 +37,7 @@ def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
 
     marks = dc1.log_mark(), dc2.log_mark()
     again = run_playbook(plays=role_play(dc1, dc2, **names))
-    assert again.returncode == 0, again
+    assert again.returncode == 0, again.report()
     assert again.changed_tasks == []
     assert write_calls(dc1, marks[0]) == [] and write_calls(dc2, marks[1]) == []
     # One read on each side, nothing else.
@@ -48,7 +48,7 @@ def test_role_peers_then_rerun_only_reads(dc1, dc2, names):
 def test_role_check_mode_on_a_fresh_pair_writes_nothing_and_diffs_both_sides(dc1, dc2, names):
     marks = dc1.log_mark(), dc2.log_mark()
     run = run_playbook(plays=role_play(dc1, dc2, **names), check=True, diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     on_dc1, on_dc2 = run.result(PEER_TASK)['diff']
     assert (on_dc1['before_header'], on_dc2['before_header']) == ('dc1', 'dc2')
     assert on_dc1['before'][names['on_acceptor']]['state'] == 'absent'
@@ -63,7 +63,7 @@ def test_role_check_mode_on_a_fresh_pair_writes_nothing_and_diffs_both_sides(dc1
 def test_role_check_mode_on_a_peered_pair_reports_nothing(dc1, dc2, names):
     assert run_playbook(plays=role_play(dc1, dc2, **names)).returncode == 0
     run = run_playbook(plays=role_play(dc1, dc2, **names), check=True, diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.changed_tasks == []
 
 
@@ -71,7 +71,7 @@ def test_role_repairs_a_token_that_was_never_used(dc1, dc2, names):
     """A run interrupted between token and establish leaves a PENDING acceptor; the next run peers."""
     dc1.api('POST', '/v1/peering/token', json={'PeerName': names['on_acceptor']})
     run = run_playbook(plays=role_play(dc1, dc2, **names))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert_peered(dc1, dc2, names)
 
 
@@ -81,7 +81,7 @@ def test_role_repairs_a_pair_whose_dialer_was_deleted(dc1, dc2, names):
     wait_for(lambda: (read_peering(dc1, names['on_acceptor']) or {}).get('State') == 'TERMINATED', timeout=30,
              what='acceptor TERMINATED')
     run = run_playbook(plays=role_play(dc1, dc2, **names))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert_peered(dc1, dc2, names)
 
 
@@ -94,7 +94,7 @@ def test_role_absent_removes_both_sides(dc1, dc2, names):
     assert read_peering(dc1, names['on_acceptor'])['State'] == 'ACTIVE'
 
     run = run_playbook(plays=role_play(dc1, dc2, state='absent', **names))
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert read_peering(dc1, names['on_acceptor']) is None and read_peering(dc2, names['on_dialer']) is None
     again = run_playbook(plays=role_play(dc1, dc2, state='absent', **names))
     assert again.changed_tasks == []
@@ -112,7 +112,7 @@ def test_role_rejects_bad_input_before_any_call(dc1, dc2, names):
 
 def test_role_never_shows_a_token_at_vvv(dc1, dc2, names):
     run = run_playbook(plays=role_play(dc1, dc2, **names), verbosity=3, diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     # The establishment secret of the token that was used is stored nowhere we can read it, but the
     # token's non-secret parts are: the peer ID must show up, the token itself must not.
     assert_no_secrets(run.output, dc1.token, dc2.token)
@@ -131,7 +131,7 @@ def test_three_clusters_in_a_full_mesh_converge_and_rerun_is_a_noop(cluster_fact
     three = cluster_factory(3, acl=True, tls=True)
     inventory = write_inventory(str(tmp_path / 'inventory.yml'), three, consul_peering_mesh=['dc1', 'dc2', 'dc3'])
     run = run_playbook(playbook=playbook_path('peer_clusters'), inventory=inventory)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     for acceptor, dialer in (('dc1', 'dc2'), ('dc1', 'dc3'), ('dc2', 'dc3')):
         a, d = three[int(acceptor[2:]) - 1], three[int(dialer[2:]) - 1]
         on_acceptor, on_dialer = read_peering(a, dialer), read_peering(d, acceptor)
@@ -139,12 +139,12 @@ def test_three_clusters_in_a_full_mesh_converge_and_rerun_is_a_noop(cluster_fact
 
     marks = [cluster.log_mark() for cluster in three]
     again = run_playbook(playbook=playbook_path('peer_clusters'), inventory=inventory)
-    assert again.returncode == 0, again
+    assert again.returncode == 0, again.report()
     assert again.changed_tasks == []
     assert all(write_calls(cluster, mark) == [] for cluster, mark in zip(three, marks))
 
     removed = run_playbook(playbook=playbook_path('unpeer_clusters'), inventory=inventory)
-    assert removed.returncode == 0, removed
+    assert removed.returncode == 0, removed.report()
     assert all(cluster.api('GET', '/v1/peerings').json() == [] for cluster in three)
 
 
@@ -153,9 +153,9 @@ def test_hub_and_spoke_peers_by_fqcn(cluster_factory, tmp_path):
     inventory = write_inventory(str(tmp_path / 'inventory.yml'), three, consul_peering_hub='dc1',
                                 consul_peering_spokes=['dc2', 'dc3'])
     run = run_playbook(playbook='consul.peering.peer_clusters', inventory=inventory, check=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert all(cluster.api('GET', '/v1/peerings').json() == [] for cluster in three)
     run = run_playbook(playbook='consul.peering.peer_clusters', inventory=inventory)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert sorted(p['Name'] for p in three[0].api('GET', '/v1/peerings').json()) == ['dc2', 'dc3']
     assert three[1].api('GET', '/v1/peerings').json()[0]['State'] == 'ACTIVE'

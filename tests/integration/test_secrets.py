@@ -50,7 +50,7 @@ def test_modules_at_vvv_success_and_failure(dc1, dc2, known_token, check):
     env = {'KNOWN_TOKEN': token, 'BROKEN_TOKEN': token[:-12] + '!!'}
     try:
         run = run_playbook(tasks, check=check, diff=True, verbosity=3, env=env)
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         if not check:
             assert run.status('Establish again with the used token') == 'failed'
             assert 'already used' in run.result('Establish again with the used token')['msg']
@@ -65,7 +65,7 @@ def test_adhoc_at_vvv_with_token_from_environment(dc1, known_token):
     acceptor_name, _token, _secret = known_token
     env = dict(dc1.connection_env())
     run = run_adhoc('consul.peering.consul_peering_info', 'name=%s' % acceptor_name, env=env, verbosity=3)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     failing = run_adhoc('consul.peering.consul_peering_info', 'name=Bad_Name', env=env, verbosity=3)
     assert failing.returncode != 0
     for result in (run, failing):

@@ -142,7 +142,7 @@ def test_exported_service_is_seen_healthy_on_the_peer_and_gone_after_absent(dc1,
         dict(task('Wait for the import on dc2', dc2, 'consul_imported_service_info', service=web, peer=peers.dc1,
                   wait=True, wait_timeout=30)),
     ], diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     exported = run.result('Export %s' % web)
     assert exported['changed'] is True and exported['actions'] == ['write_entry']
     assert exported['consumers'] == [peers.dc2]
@@ -157,11 +157,11 @@ def test_exported_service_is_seen_healthy_on_the_peer_and_gone_after_absent(dc1,
     assert [entry['Service']['ID'] for entry in imported(dc2, web, peers.dc1)] == ['%s-1' % web]
 
     run = run_playbook([task('Unexport', dc1, 'consul_exported_services', service=web, state='absent')])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Unexport')['changed'] is True and consumers(dc1, web) == []
     wait_for(lambda: imported(dc2, web, peers.dc1) == [], timeout=10, what='the import gone on dc2')
     run = run_playbook([task('Read the import', dc2, 'consul_imported_service_info', service=web, peer=peers.dc1)])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Read the import')['summary']['total'] == 0
 
 
@@ -208,7 +208,7 @@ def test_a_conflicting_write_is_retried_on_real_consul(plain_without_connect):
         run = run_playbook([{'name': 'Export web', 'consul.peering.consul_exported_services': dict(
             args, service='web', peers=['dc2'])}])
         other.join()
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Export web')['changed'] is True
     puts = [call for call in proxy.calls if call[0] == 'PUT']
     assert len(puts) == 2 and 'cas=0' in puts[0][1] and 'cas=0' not in puts[1][1]
@@ -226,7 +226,7 @@ def test_an_export_written_by_someone_else_survives_every_module_run(dc1, peers,
         for args in ({'peers': [peers.dc2]}, {'peers': [peers.dc2, 'later'], 'exclusive': True},
                      {'peers': ['later'], 'state': 'absent'}, {'state': 'absent'}):
             run = run_playbook([task('Export', dc1, 'consul_exported_services', service=web, **args)])
-            assert run.returncode == 0, run
+            assert run.returncode == 0, run.report()
             entry = read_exports(dc1)
             assert [item for item in entry['Services'] if item['Name'] == theirs] == before, args
             assert entry['Meta'] == {'owner': 'someone-else'}
@@ -246,7 +246,7 @@ def test_rerun_makes_one_read_and_no_write(dc1, peers, services):
         for one in tasks:
             mark = dc1.log_mark()
             run = run_playbook([one])
-            assert run.returncode == 0, run
+            assert run.returncode == 0, run.report()
             assert run.changed_tasks == []
             calls = config_calls(dc1, mark)
             assert len(calls) == 1 and calls[0][0] == 'GET', calls
@@ -261,7 +261,7 @@ def test_check_mode_makes_no_write(dc1, peers, services):
     run = run_playbook([export(dc1, web, peers.dc2),
                         task('Allow', dc1, 'consul_service_intentions', destination=web, source='*',
                              source_peer=peers.dc2, action='deny')], check=True, diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Export %s' % web)['changed'] is True
     assert run.result('Export %s' % web)['diff']['after']['consumers'] == [peers.dc2]
     assert run.result('Allow')['changed'] is True and run.result('Allow')['diff']['before'] is None
@@ -280,7 +280,7 @@ def test_intention_for_a_peer_source_merges_with_other_sources(dc1, peers, servi
     try:
         run = run_playbook([task('Allow', dc1, 'consul_service_intentions', destination=web, source='frontend',
                                  source_peer=peers.dc2, action='allow', description='frontend of dc2')])
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         assert run.result('Allow')['intention'] == {'source': 'frontend', 'source_peer': peers.dc2,
                                                     'action': 'allow', 'description': 'frontend of dc2'}
         sources = dc1.api('GET', path).json()['Sources']
@@ -293,7 +293,7 @@ def test_intention_for_a_peer_source_merges_with_other_sources(dc1, peers, servi
                                  source_peer=peers.dc2, state='absent'),
                             task('Remove batch', dc1, 'consul_service_intentions', destination=web, source='batch',
                                  state='absent')])
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         assert run.result('Remove')['changed'] is True and run.result('Remove')['entry']['Sources'][0]['Name'] == 'batch'
         # The last source gone: Consul refuses an entry without sources, so the module deleted it.
         assert run.result('Remove batch')['actions'] == ['delete_entry']
@@ -317,7 +317,7 @@ def test_exporting_needs_exactly_mesh_write(dc1, peers, services):
     assert consumers(dc1, web) == []
 
     run = run_playbook([export(dc1, web, peers.dc2, 'nowhere', token=enough)])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert consumers(dc1, web) == [peers.dc2, 'nowhere']
     warnings = run.result('Export %s' % web)['warnings']
     assert len(warnings) == 1 and "names peer 'nowhere', and this cluster has no peering of that name" in warnings[0]
@@ -327,7 +327,7 @@ def test_exporting_needs_exactly_mesh_write(dc1, peers, services):
 def test_without_peering_read_the_peer_check_is_skipped_silently(dc1, services):
     web = services('web')
     run = run_playbook([export(dc1, web, 'nowhere', token=acl_token(dc1, 'mesh = "write"'))])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert 'warnings' not in run.result('Export %s' % web)
     assert consumers(dc1, web) == ['nowhere']
 
@@ -345,7 +345,7 @@ def test_intentions_need_intentions_write_on_the_destination(dc1, peers, service
         assert 'needs the intentions:write permission' in message
         assert 'service "%s" { policy = "read" intentions = "write" }' % web in message
         run = run_playbook([task('Allow', dc1, 'consul_service_intentions', token=enough, **allow)])
-        assert run.returncode == 0, run
+        assert run.returncode == 0, run.report()
         assert run.result('Allow')['changed'] is True
     finally:
         dc1.api('DELETE', '/v1/config/service-intentions/%s' % web)
@@ -359,12 +359,12 @@ def test_reading_imports_needs_service_and_node_read_on_everything(dc1, dc2, pee
                   'node_prefix "" { policy = "read" }' % web):
         run = run_playbook([task('Read', dc2, 'consul_imported_service_info', service=web, peer=peers.dc1,
                                  token=acl_token(dc2, rules))])
-        assert run.returncode != 0, rules
+        assert run.returncode != 0, rules.report()
         message = run.result('Read')['msg']
         assert 'X-Consul-Results-Filtered-By-ACLs: true' in message and 'service:read and node:read' in message
     run = run_playbook([task('Read', dc2, 'consul_imported_service_info', service=web, peer=peers.dc1, wait=True,
                              wait_timeout=10, token=acl_token(dc2, IMPORT_RULES))])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert run.result('Read')['summary']['passing'] == 1
 
 
@@ -383,7 +383,7 @@ BAD_EXPORTS = [
 def test_bad_export_input_fails_clearly_without_a_call(dc1, case, args, message):
     mark = dc1.log_mark()
     run = run_playbook([task('Export', dc1, 'consul_exported_services', **args)])
-    assert run.returncode != 0, case
+    assert run.returncode != 0, case.report()
     result = run.result('Export')
     assert message in result['msg'] and 'Traceback' not in run.output
     assert config_calls(dc1, mark) == [] and write_calls(dc1, mark) == []

@@ -148,7 +148,7 @@ def test_playbook_exports_allows_and_each_consumer_sees_the_instance_healthy(thr
     }, consul_peering_mesh=['dc1', 'dc2', 'dc3'])
 
     run = playbook('peer_clusters', inventory)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     # dc1 knows dc2 and dc3 by their peer names, and dc2 knows dc1 by its own.
     assert consumers(dc1, web) == [peer_names['dc2'], peer_names['dc3']]
     assert consumers(dc1, unused) == [peer_names['dc3']]
@@ -179,7 +179,7 @@ def test_rerun_makes_no_write_and_one_read_per_export_and_intention(three, tmp_p
 
     marks = [cluster.log_mark() for cluster in three]
     again = playbook('peer_clusters', inventory)
-    assert again.returncode == 0, again
+    assert again.returncode == 0, again.report()
     assert again.changed_tasks == []
     assert [write_calls(cluster, mark) for cluster, mark in zip(three, marks)] == [[], [], []]
     # The mesh reads each cluster once; dc1 reads its exports and web's intentions once each; nothing waits.
@@ -198,7 +198,7 @@ def test_check_mode_writes_nothing_and_shows_each_cluster_s_diff(three, tmp_path
     }, consul_peerings=[{'acceptor': 'dc1', 'dialer': 'dc2'}])
     marks = [cluster.log_mark() for cluster in three]
     run = playbook('peer_clusters', inventory, check=True, diff=True)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert [write_calls(cluster, mark) for cluster, mark in zip(three, marks)] == [[], [], []]
     (export,) = by_host(run, EXPORT_TASK)['dc1']['results']
     assert export['changed'] is True
@@ -254,7 +254,7 @@ def test_unpeer_leaves_no_grant_and_a_cluster_that_takes_the_old_name_imports_no
 
     marks = [cluster.log_mark() for cluster in three]
     check = playbook('unpeer_clusters', inventory, check=True, diff=True)
-    assert check.returncode == 0, check
+    assert check.returncode == 0, check.report()
     assert [write_calls(cluster, mark) for cluster, mark in zip(three, marks)] == [[], [], []]
     assert peer_names['dc2'] in consumers(dc1, web)
     stop = by_host(check, UNEXPORT_TASK)
@@ -263,7 +263,7 @@ def test_unpeer_leaves_no_grant_and_a_cluster_that_takes_the_old_name_imports_no
     assert stop['dc2']['diff']['before'] == {'peers': [peer_names['dc1']], 'services': {api: [peer_names['dc1']]}}
 
     run = playbook('unpeer_clusters', inventory)
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     assert read_peering(dc1, peer_names['dc2']) is None and read_peering(dc2, peer_names['dc1']) is None
     # Read back: no consumer and no intention source names a removed peer, on either side; the rest stays.
     assert peer_names['dc2'] not in peers_consuming(dc1) and peer_names['dc1'] not in peers_consuming(dc2)
@@ -293,6 +293,6 @@ def test_deleting_a_peering_that_exports_still_name_warns(three, peer_names, ser
     dc1.api('PUT', '/v1/config', json={'Kind': 'exported-services', 'Name': 'default', 'Services': [
         {'Name': web, 'Consumers': [{'Peer': peer_names['dc2']}]}]})
     run = run_playbook([task('Delete', dc1, 'consul_peering', peer_name=peer_names['dc2'], state='absent')])
-    assert run.returncode == 0, run
+    assert run.returncode == 0, run.report()
     (warning,) = run.result('Delete')['warnings']
     assert "still names peer %r as a consumer of %r" % (peer_names['dc2'], web) in warning

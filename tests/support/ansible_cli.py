@@ -68,6 +68,15 @@ class Run:
     def __repr__(self):
         return '<Run rc=%d>\nSTDOUT:\n%s\nSTDERR:\n%s' % (self.returncode, self.stdout[-6000:], self.stderr[-3000:])
 
+    def report(self):
+        """The run as an assertion message: each failed task's message first, then the output.
+
+        A str, so that pytest shows it whole (it cuts the repr of any other object to 240 characters).
+        """
+        failed = ['%s on %s: %s' % (entry['task'], entry['host'], entry['result'].get('msg'))
+                  for entry in self.results if entry['status'] == 'failed']
+        return 'failed tasks: %s\n%r' % (failed, self)
+
 
 def user_environ(**extra):
     """What a user's shell would have: no Consul or Ansible settings, and no PYTHONPATH that could make
