@@ -20,8 +20,15 @@ from ansible_collections.consul.peering.plugins.module_utils.peering import (
     PeeringError, describe_stream, dialer_matches_token,
 )
 
-POLL_FIRST = 0.25  # seconds before the second read of a wait (and before the first one after a write)
+# Seconds before the second read of a wait (and before the first one after a write): a rested Consul 1.14 has
+# a new peering ACTIVE within 0.03 s of the establish (docs/performance.md).
+POLL_FIRST = 0.05
 POLL_GROWTH = 1.5
+# A busy Consul opens a new dialing stream from a sync loop that runs every 5 s after a burst: for the first
+# POLL_EARLY_SECONDS of a wait, reads are at most POLL_MAX_EARLY apart, so that the wait ends at most that late
+# after the loop run; after that, at most POLL_MAX apart.
+POLL_MAX_EARLY = 0.5
+POLL_EARLY_SECONDS = 10.0
 POLL_MAX = 2.0
 # Consul 1.14 can leave a peering marked for deletion for good (a TERMINATED row with DeletedAt set: its
 # deletion routine skips TERMINATED rows, agent/consul/leader_peering.go removePeeringAndData), and a second
@@ -166,7 +173,8 @@ class Waiter:
         if self.clock() + self._delay > self.deadline:
             return False
         self.sleep(self._delay)
-        self._delay = min(self._delay * POLL_GROWTH, POLL_MAX)
+        early = self.clock() - (self.deadline - self.timeout) < POLL_EARLY_SECONDS
+        self._delay = min(self._delay * POLL_GROWTH, POLL_MAX_EARLY if early else POLL_MAX)
         return True
 
     def failure(self, goal):

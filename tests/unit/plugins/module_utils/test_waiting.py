@@ -93,10 +93,25 @@ def test_a_wait_that_never_gets_there_ends_by_its_deadline_and_no_read_starts_af
         waiter.until(active, 'become ACTIVE')
     assert clock.now <= START + 10
     assert all(at <= START + 10 for at, _deadline in reader.reads)
-    # Pauses grow by half each time, up to two seconds; the last one that would end past the deadline is skipped.
-    assert clock.sleeps[:4] == [0.25, 0.375, 0.5625, 0.84375]
-    assert max(clock.sleeps) == waiting.POLL_MAX
-    assert clock.now + waiting.POLL_MAX > START + 10
+    # Pauses grow by half each time, up to half a second in the first ten seconds; the last one that would end
+    # past the deadline is skipped.
+    assert clock.sleeps[:4] == pytest.approx([0.05, 0.075, 0.1125, 0.16875])
+    assert max(clock.sleeps) == 0.5
+    assert clock.now + 0.5 > START + 10
+
+
+def test_pauses_stay_short_while_consul_may_still_open_the_stream_then_grow():
+    # Consul 1.14 opens a new dialing stream from a sync loop that runs every 5 s after a burst: a wait reads
+    # soon after a write (a rested Consul is ACTIVE within 0.03 s) and at most 0.5 s late while that loop
+    # may run, then backs off to one read every 2 s.
+    waiter, reader, clock = waiter_for(PENDING, timeout=30)
+    with pytest.raises(PeeringError):
+        waiter.until(active, 'become ACTIVE')
+    assert reader.reads[0][0] == pytest.approx(START + 0.05)  # the first read after a write
+    early = [at for at, _deadline in reader.reads if at <= START + 10]
+    assert max(later - sooner for sooner, later in zip(early, early[1:])) <= 0.5
+    assert max(clock.sleeps) == 2.0
+    assert len(reader.reads) < 40
 
 
 def test_a_server_that_never_answers_ends_the_wait_at_its_deadline():
