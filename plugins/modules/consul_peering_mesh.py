@@ -22,8 +22,8 @@ description:
     involved once."
   - A pair that fails does not stop the others. The module reports every pair's outcome in RV(pairs), and fails
     at the end when any pair failed; a re-run repairs only what is not peered.
-  - The playbooks M(consul.peering.peer_clusters) and M(consul.peering.unpeer_clusters) and the role
-    M(consul.peering.cluster_peering) use this module.
+  - The playbooks C(consul.peering.peer_clusters) and C(consul.peering.unpeer_clusters) and the role
+    P(consul.peering.cluster_peering#role) use this module.
 author:
   - consul.peering maintainers (@consul-peering)
 extends_documentation_fragment:
