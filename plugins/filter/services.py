@@ -114,6 +114,24 @@ def paired_peers(pairs, cluster, peer_names):
     return [peer_names.get(other, other) for other in _paired_with(pairs, cluster)]
 
 
+def service_clusters(hosts, hostvars):
+    """The clusters of `hosts` that have service work, in their order: those whose consul_exports or
+    consul_intentions is set (not empty), and every cluster another one's consul_exports names (a consumer
+    waits there until it sees the service). The playbook ends the play early for the others.
+
+    Malformed values count as work: the service filters then fail on them with their own messages.
+    """
+    working = set()
+    for host in hosts:
+        exports, intentions = hostvars[host].get('consul_exports'), hostvars[host].get('consul_intentions')
+        if exports or intentions:
+            working.add(host)
+        if isinstance(exports, dict):
+            for consumers in exports.values():
+                working.update(consumer for consumer in consumers or [] if isinstance(consumer, str))
+    return [host for host in hosts if host in working]
+
+
 def _looped(registered):
     """The item results of a registered loop task that ran (neither skipped nor failed)."""
     if not isinstance(registered, dict):
@@ -168,4 +186,5 @@ class FilterModule:
     def filters(self):
         return {'cluster_peer_names': cluster_peer_names, 'service_exports': service_exports,
                 'service_intentions': service_intentions, 'paired_peers': paired_peers,
-                'exports_to_verify': exports_to_verify, 'import_waits': import_waits}
+                'exports_to_verify': exports_to_verify, 'import_waits': import_waits,
+                'service_clusters': service_clusters}

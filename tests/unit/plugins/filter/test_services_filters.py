@@ -12,8 +12,8 @@ import pytest
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.consul.peering.plugins.filter.services import (
-    FilterModule, cluster_peer_names, exports_to_verify, import_waits, paired_peers, service_exports,
-    service_intentions,
+    FilterModule, cluster_peer_names, exports_to_verify, import_waits, paired_peers, service_clusters,
+    service_exports, service_intentions,
 )
 
 HOSTVARS = {'dc1': {'consul_connection': {}}, 'dc2': {'consul_peer_name': 'eu-west'}, 'dc3': {'consul_peer_name': None},
@@ -24,7 +24,8 @@ PAIRS = [{'acceptor': 'dc1', 'dialer': 'dc2'}, {'acceptor': 'dc1', 'dialer': 'dc
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {'cluster_peer_names', 'service_exports', 'service_intentions',
-                                             'paired_peers', 'exports_to_verify', 'import_waits'}
+                                             'paired_peers', 'exports_to_verify', 'import_waits',
+                                             'service_clusters'}
 
 
 def test_peer_names_follow_consul_peer_name_or_the_inventory_name():
@@ -156,3 +157,23 @@ def test_a_consumer_waits_for_exports_to_it_that_have_a_passing_instance():
     assert import_waits(hostvars, 'dc1', ['dc1', 'dc2', 'dc3', 'edge'], PEER_NAMES, 'own') == [
         {'service': 'db', 'peer': 'eu-west', 'exporter': 'dc2'}]
     assert import_waits(hostvars, 'edge', ['dc1', 'dc2', 'dc3', 'edge'], PEER_NAMES, 'own') == []
+
+
+# -- which clusters have service work ------------------------------------------------------------
+
+def test_service_clusters_are_exporters_intention_owners_and_consumers_in_inventory_order():
+    hostvars = {
+        'dc1': {'consul_exports': {'web': ['dc3']}},
+        'dc2': {'consul_intentions': [{'destination': 'db', 'source': 'api', 'action': 'allow'}]},
+        'dc3': {},
+        'edge': {'consul_exports': {}, 'consul_intentions': []},
+    }
+    assert service_clusters(['dc1', 'dc2', 'dc3', 'edge'], hostvars) == ['dc1', 'dc2', 'dc3']
+
+
+def test_an_export_to_no_cluster_still_has_work_it_unexports():
+    assert service_clusters(['dc1', 'dc2'], {'dc1': {'consul_exports': {'web': []}}, 'dc2': {}}) == ['dc1']
+
+
+def test_an_inventory_without_services_has_no_service_clusters():
+    assert service_clusters(['dc1', 'dc2'], {'dc1': {}, 'dc2': {'consul_exports': None}}) == []
