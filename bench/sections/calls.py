@@ -3,7 +3,7 @@
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Section 2, HTTP calls per operation: every call each module operation and the role make, from Consul's own
-request log, against the least each needs."""
+request log (peering and config entry endpoints alike), against the least each needs."""
 
 from __future__ import annotations
 
@@ -13,6 +13,9 @@ from ansible_collections.consul.peering.tests.support.consul_state import WRITE_
 from ansible_collections.consul.peering.bench.consul_regimes import delete_all
 from ansible_collections.consul.peering.bench.measure import HttpCalls, timed
 from ansible_collections.consul.peering.bench.plays import module_task, role_play
+
+# consul_peering with state=absent reads the exported-services entry to warn of consumers that still name the peer.
+DELETE_WHY = 'read, GET the exported-services entry, DELETE, read until gone'
 
 
 class CallTable:
@@ -67,9 +70,9 @@ def http_calls(dc1, dc2):
                 **tasks(module_task(dc1, 'consul_peering_info', name=acceptor_peer)))
     table.count('role, no-op re-run (both sides)', 2, 'one read per side', [dc1, dc2],
                 plays=role_play(dc1, dc2, acceptor_peer, dialer_peer))
-    table.count('delete + wait (dialing side)', 3, 'read, DELETE, read until gone', [dc2],
+    table.count('delete + wait (dialing side)', 4, DELETE_WHY, [dc2],
                 **tasks(module_task(dc2, 'consul_peering', peer_name=dialer_peer, state='absent')))
-    table.count('delete + wait (accepting side, TERMINATED)', 3, 'read, DELETE, read until gone', [dc1],
+    table.count('delete + wait (accepting side, TERMINATED)', 4, DELETE_WHY, [dc1],
                 **tasks(module_task(dc1, 'consul_peering', peer_name=acceptor_peer, state='absent')))
     delete_all([dc1, dc2])
     acceptor_peer, dialer_peer = unique_name('calls-dc2'), unique_name('calls-dc1')
@@ -77,6 +80,26 @@ def http_calls(dc1, dc2):
     table.count('role, cold run (both sides)', 6,
                 'read each side, POST token, POST establish, read each side until ACTIVE',
                 [dc1, dc2], plays=role_play(dc1, dc2, acceptor_peer, dialer_peer))
+    # Services across the new peering: dc1 exports web to dc2 and lets dc2's frontend call it.
+    export = dict(service='web', peers=[acceptor_peer])
+    intention = dict(destination='web', source='frontend', source_peer=acceptor_peer, action='allow')
+    # The least each needs, as the modules are documented: a write also lists the peerings (to warn of a
+    # peer without an ACTIVE peering here) and reads the entry back (the result is what Consul stores).
+    for run, least, why in (('new', 4, 'read the entry, list the peerings, PUT with cas, read it back'),
+                            ('re-run', 1, 'read the entry, no change')):
+        table.count('export, %s' % run, least, why, [dc1],
+                    **tasks(module_task(dc1, 'consul_exported_services', **export)))
+        table.count('intention from a peer, %s' % run, least, why, [dc1],
+                    **tasks(module_task(dc1, 'consul_service_intentions', **intention)))
+    table.count('imported service info, none imported', 2,
+                'GET the instances; none: GET the peering, to say why', [dc2],
+                **tasks(module_task(dc2, 'consul_imported_service_info', service='web', peer=dialer_peer)))
+    table.count('export, removed', 3, 'read the entry, DELETE it (its last service) with cas, read it back', [dc1],
+                **tasks(module_task(dc1, 'consul_exported_services', state='absent', **export)))
+    table.count('intention from a peer, removed', 3,
+                'read the entry, DELETE it (its last source) with cas, read it back', [dc1],
+                **tasks(module_task(dc1, 'consul_service_intentions', state='absent',
+                                    **dict((key, intention[key]) for key in ('destination', 'source', 'source_peer')))))
     table.count('role, state=absent (both sides)', 6, 'per side: read, DELETE, read until gone', [dc1, dc2],
                 plays=role_play(dc1, dc2, acceptor_peer, dialer_peer, state='absent'))
     delete_all([dc1, dc2])
