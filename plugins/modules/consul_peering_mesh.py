@@ -22,6 +22,10 @@ description:
     involved once."
   - A pair that fails does not stop the others. The module reports every pair's outcome in RV(pairs), and fails
     at the end when any pair failed; a re-run repairs only what is not peered.
+  - Two runs on the same pair at the same moment converge. When Consul refuses an establish (the other run's
+    newer token voided this one, or the other run's peering was written first), the module waits up to 10 s for
+    the other run's peering, as M(consul.peering.consul_peering) does, and fails the pair only if it does not
+    come.
   - The playbooks C(consul.peering.peer_clusters) and C(consul.peering.unpeer_clusters) and the role
     P(consul.peering.cluster_peering#role) use this module.
 author:
