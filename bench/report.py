@@ -30,6 +30,19 @@ def phase_name(name):
     return name.replace('consul.peering.cluster_peering : ', '').replace('cluster_peering : ', '')
 
 
+def merged_phases(phases):
+    """[(name, seconds)] with the phases of one task on several hosts in a row (a meta task starts once per
+    host) summed into one, named 'name (x N hosts)'."""
+    merged = []
+    for name, seconds in phases:
+        if merged and merged[-1][0] == name:
+            merged[-1][1] += seconds
+            merged[-1][2] += 1
+        else:
+            merged.append([name, seconds, 1])
+    return [(name if count == 1 else '%s (x %d hosts)' % (name, count), seconds) for name, seconds, count in merged]
+
+
 def compress_calls(calls):
     """'dc2 GET /v1/peering/:name ×3' for runs of the same call."""
     groups = [(call, len(list(run))) for call, run in itertools.groupby(calls)]
@@ -171,10 +184,10 @@ def report_mesh(mesh):
     largest = mesh_run(mesh, max(mesh['sizes']), 'new', 'cold')
     if largest and largest.get('phases'):
         noop = mesh_run(mesh, max(mesh['sizes']), 'new', 'noop')
-        noop_phases = dict(noop['phases']) if noop and noop.get('phases') else {}
+        noop_phases = dict(merged_phases(noop['phases'])) if noop and noop.get('phases') else {}
         lines += ['', 'Where the new playbook spends its time, %d clusters (median per phase):' % max(mesh['sizes']),
                   '', '| phase | cold | no-op re-run |', '| --- | --- | --- |']
-        for name, phase_seconds in largest['phases']:
+        for name, phase_seconds in merged_phases(largest['phases']):
             lines.append('| %s | %.2f s | %s |' % (phase_name(name), phase_seconds,
                                                    '%.2f s' % noop_phases[name] if name in noop_phases else ''))
     return lines
